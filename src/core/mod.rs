@@ -1,0 +1,10 @@
+//! The pure core: no file system, network, process or clock access. Time is
+//! passed in as an argument, so everything here is deterministic and fuzzable.
+
+pub mod detector;
+pub mod json;
+pub mod replay;
+pub mod status;
+pub mod timefmt;
+pub mod units;
+pub mod window;

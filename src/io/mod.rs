@@ -1,0 +1,9 @@
+//! Thin adapters to the outside world: they read, write and map OS errors,
+//! and leave every decision to `core`.
+
+pub mod discover;
+pub mod heapdump;
+pub mod log;
+pub mod procfs;
+pub mod s3;
+pub mod spool;

@@ -1,0 +1,6 @@
+//! The only place with `unsafe`: thin wrappers over libc calls. One libc call
+//! per `unsafe` block, each with a `// SAFETY:` line; errors come back as
+//! `io::Error::last_os_error()`. Nothing here decides anything.
+
+pub mod signal;
+pub mod unix;
