@@ -1,0 +1,337 @@
+//! The drop-in detection rules (PRODUCT §1), pure: samples and `Instant`s
+//! in, events out.
+//!
+//! - Once the window is first full, baseline = its P50 (a `baseline` event).
+//! - Spike: the new sample > P95 × multiplier, P95 taken over the window
+//!   *before* the sample is added (strictly greater). Spike takes priority.
+//! - Slow leak: P50 > baseline + threshold (strictly greater).
+//! - Cooldowns: spike = window × interval; slow leak = DUMP_COOLDOWN; a spike
+//!   dump restarts the slow-leak cooldown too.
+//! - When an event takes a dump, baseline = the current P50.
+//! - A detection the cooldown holds back is reported once per episode
+//!   (`dump: false`), then stays quiet until the condition clears.
+
+use std::time::{Duration, Instant};
+
+use crate::config::DetectConfig;
+use crate::core::window::Window;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Baseline,
+    Spike,
+    SlowLeak,
+}
+
+impl Kind {
+    /// The name used in object keys, logs and replay output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Baseline => "baseline",
+            Kind::Spike => "spike",
+            Kind::SlowLeak => "slow-leak",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Event {
+    pub kind: Kind,
+    /// The sample that triggered the event.
+    pub bytes: u64,
+    /// P50 and P95 of the window after the sample was added.
+    pub p50: u64,
+    pub p95: u64,
+    /// The baseline the sample was judged against (before any update).
+    pub baseline: u64,
+    /// The cooldown allowed a dump.
+    pub dump: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Params {
+    pub window_size: usize,
+    pub threshold_bytes: u64,
+    pub spike_multiplier_micros: u64,
+    pub spike_cooldown: Duration,
+    pub leak_cooldown: Duration,
+}
+
+impl Params {
+    pub fn from_config(c: &DetectConfig) -> Params {
+        let ticks = u32::try_from(c.window_size).unwrap_or(u32::MAX);
+        Params {
+            window_size: c.window_size,
+            threshold_bytes: c.threshold_bytes,
+            spike_multiplier_micros: c.spike_multiplier_micros,
+            spike_cooldown: c.interval.saturating_mul(ticks),
+            leak_cooldown: c.dump_cooldown,
+        }
+    }
+}
+
+/// One rule's cooldown and episode state.
+#[derive(Debug, Default, Clone, Copy)]
+struct Rule {
+    last_dump: Option<Instant>,
+    episode_reported: bool,
+}
+
+impl Rule {
+    fn ready(&self, now: Instant, cooldown: Duration) -> bool {
+        self.last_dump
+            .is_none_or(|t| now.saturating_duration_since(t) >= cooldown)
+    }
+}
+
+pub struct Detector {
+    params: Params,
+    window: Window,
+    baseline: Option<u64>,
+    spike: Rule,
+    leak: Rule,
+}
+
+impl Detector {
+    pub fn new(params: Params) -> Detector {
+        Detector {
+            params,
+            window: Window::new(params.window_size),
+            baseline: None,
+            spike: Rule::default(),
+            leak: Rule::default(),
+        }
+    }
+
+    pub fn window(&self) -> &Window {
+        &self.window
+    }
+
+    pub fn baseline(&self) -> Option<u64> {
+        self.baseline
+    }
+
+    /// Forgets everything: a new process incarnation starts from scratch.
+    pub fn reset(&mut self) {
+        self.window.clear();
+        self.baseline = None;
+        self.spike = Rule::default();
+        self.leak = Rule::default();
+    }
+
+    /// Feeds one sample taken at `now`.
+    pub fn on_sample(&mut self, now: Instant, bytes: u64) -> Option<Event> {
+        let Some(baseline) = self.baseline else {
+            self.window.push(bytes);
+            if !self.window.is_full() {
+                return None;
+            }
+            let (p50, p95) = self.window.p50_p95()?;
+            self.baseline = Some(p50);
+            return Some(Event {
+                kind: Kind::Baseline,
+                bytes,
+                p50,
+                p95,
+                baseline: p50,
+                dump: false,
+            });
+        };
+        let p95_before = self.window.percentile(95).unwrap_or(0);
+        self.window.push(bytes);
+        let (p50, p95) = self.window.p50_p95()?;
+        let event = |kind, dump| Event {
+            kind,
+            bytes,
+            p50,
+            p95,
+            baseline,
+            dump,
+        };
+        let spike = u128::from(bytes) * 1_000_000
+            > u128::from(p95_before) * u128::from(self.params.spike_multiplier_micros);
+        if spike {
+            if self.spike.ready(now, self.params.spike_cooldown) {
+                self.spike = Rule {
+                    last_dump: Some(now),
+                    episode_reported: true,
+                };
+                self.leak.last_dump = Some(now);
+                self.baseline = Some(p50);
+                return Some(event(Kind::Spike, true));
+            }
+            return report_once(&mut self.spike).then(|| event(Kind::Spike, false));
+        }
+        self.spike.episode_reported = false;
+
+        let leak = u128::from(p50) > u128::from(baseline) + u128::from(self.params.threshold_bytes);
+        if !leak {
+            self.leak.episode_reported = false;
+            return None;
+        }
+        if self.leak.ready(now, self.params.leak_cooldown) {
+            self.leak = Rule {
+                last_dump: Some(now),
+                episode_reported: true,
+            };
+            self.baseline = Some(p50);
+            return Some(event(Kind::SlowLeak, true));
+        }
+        report_once(&mut self.leak).then(|| event(Kind::SlowLeak, false))
+    }
+}
+
+/// True the first time a held-back detection is seen in an episode.
+fn report_once(rule: &mut Rule) -> bool {
+    !std::mem::replace(&mut rule.episode_reported, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const S: Duration = Duration::from_secs(1);
+
+    fn params(window: usize) -> Params {
+        Params {
+            window_size: window,
+            threshold_bytes: 100,
+            spike_multiplier_micros: 3_000_000,
+            spike_cooldown: S * window as u32,
+            leak_cooldown: S * 30,
+        }
+    }
+
+    /// Feeds `values` one second apart starting at `t0 + start` seconds.
+    fn feed(d: &mut Detector, t0: Instant, start: u64, values: &[u64]) -> Vec<(u64, Event)> {
+        let mut out = Vec::new();
+        for (i, &v) in values.iter().enumerate() {
+            let t = start + i as u64;
+            if let Some(e) = d.on_sample(t0 + Duration::from_secs(t), v) {
+                out.push((t, e));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn baseline_once_the_window_is_first_full() {
+        let t0 = Instant::now();
+        let mut d = Detector::new(params(5));
+        let ev = feed(&mut d, t0, 0, &[10, 30, 20, 50, 40]);
+        assert_eq!(ev.len(), 1);
+        assert_eq!(ev[0].0, 4);
+        assert_eq!(ev[0].1.kind, Kind::Baseline);
+        assert_eq!(ev[0].1.p50, 30);
+        assert!(!ev[0].1.dump);
+        assert_eq!(d.baseline(), Some(30));
+    }
+
+    #[test]
+    fn spike_compares_with_p95_before_the_sample_strictly() {
+        let t0 = Instant::now();
+        let mut d = Detector::new(params(5));
+        feed(&mut d, t0, 0, &[100; 5]);
+        // Exactly P95 × 3 is not a spike; one byte more is.
+        assert!(feed(&mut d, t0, 5, &[300]).is_empty());
+        let ev = feed(&mut d, t0, 6, &[301]);
+        assert_eq!(ev.len(), 1);
+        let e = ev[0].1;
+        assert_eq!((e.kind, e.dump, e.bytes), (Kind::Spike, true, 301));
+        // On a small window the spike fires although the sample would be the max.
+        assert_eq!(d.baseline(), Some(100));
+    }
+
+    #[test]
+    fn fractional_multiplier() {
+        let t0 = Instant::now();
+        let mut p = params(4);
+        p.spike_multiplier_micros = 1_500_000;
+        let mut d = Detector::new(p);
+        feed(&mut d, t0, 0, &[1000; 4]);
+        assert!(feed(&mut d, t0, 4, &[1500]).is_empty());
+        assert_eq!(feed(&mut d, t0, 5, &[1501])[0].1.kind, Kind::Spike);
+    }
+
+    #[test]
+    fn slow_leak_strictly_above_baseline_plus_threshold() {
+        let t0 = Instant::now();
+        let mut d = Detector::new(params(3));
+        feed(&mut d, t0, 0, &[1000; 3]);
+        // P50 = 1100 = baseline + threshold: not a leak.
+        assert!(feed(&mut d, t0, 3, &[1100, 1100]).is_empty());
+        let ev = feed(&mut d, t0, 5, &[1101, 1101]);
+        assert_eq!(ev.len(), 1);
+        let e = ev[0].1;
+        assert_eq!((e.kind, e.dump, e.p50, e.baseline), (Kind::SlowLeak, true, 1101, 1000));
+        assert_eq!(d.baseline(), Some(1101), "baseline moves to P50 after a dump");
+    }
+
+    #[test]
+    fn leak_cooldown_reports_once_per_episode_then_dumps_again() {
+        let t0 = Instant::now();
+        let mut d = Detector::new(params(1));
+        feed(&mut d, t0, 0, &[1000]);
+        let ev = feed(&mut d, t0, 1, &[1200]);
+        assert!(ev[0].1.dump);
+        // Still growing inside the 30 s cooldown: reported once, without a dump.
+        let ev = feed(&mut d, t0, 2, &[1400, 1500, 1600]);
+        assert_eq!(ev.len(), 1);
+        assert_eq!((ev[0].0, ev[0].1.dump), (2, false));
+        // At exactly 30 s after the dump the cooldown has passed.
+        let ev = feed(&mut d, t0, 31, &[1700]);
+        assert_eq!(ev.len(), 1);
+        assert!(ev[0].1.dump);
+        assert_eq!(ev[0].1.baseline, 1200);
+    }
+
+    #[test]
+    fn spike_priority_cooldown_and_leak_restart() {
+        let t0 = Instant::now();
+        let mut d = Detector::new(params(3));
+        feed(&mut d, t0, 0, &[100; 3]);
+        // A spike that is also a slow leak once P50 rises: spike wins.
+        let ev = feed(&mut d, t0, 3, &[1000]);
+        assert_eq!(ev[0].1.kind, Kind::Spike);
+        assert!(ev[0].1.dump);
+        // Within the spike cooldown (3 ticks × 1 s) another spike is held back.
+        let ev = feed(&mut d, t0, 4, &[5000]);
+        assert_eq!((ev[0].1.kind, ev[0].1.dump), (Kind::Spike, false));
+        // The spike dump restarted the slow-leak cooldown: a leak 10 s later is held back.
+        let ev = feed(&mut d, t0, 14, &[5000, 5000]);
+        assert!(ev.iter().all(|(_, e)| e.kind == Kind::SlowLeak && !e.dump));
+        assert_eq!(ev.len(), 1);
+        // 30 s after the spike it may dump.
+        let ev = feed(&mut d, t0, 33, &[6000]);
+        assert_eq!((ev[0].1.kind, ev[0].1.dump), (Kind::SlowLeak, true));
+    }
+
+    #[test]
+    fn spike_cooldown_is_window_times_interval() {
+        let t0 = Instant::now();
+        let mut d = Detector::new(params(3));
+        feed(&mut d, t0, 0, &[100; 3]);
+        assert!(feed(&mut d, t0, 3, &[1000])[0].1.dump);
+        feed(&mut d, t0, 4, &[100, 100, 100, 100]);
+        // t=6 is exactly 3 s after the dump: allowed again.
+        let t = t0 + Duration::from_secs(6);
+        let mut d2 = Detector::new(params(3));
+        feed(&mut d2, t0, 0, &[100; 3]);
+        feed(&mut d2, t0, 3, &[1000]);
+        assert_eq!(d2.on_sample(t - Duration::from_millis(1), 100), None);
+        let e = d2.on_sample(t, 10_000).unwrap();
+        assert_eq!((e.kind, e.dump), (Kind::Spike, true));
+    }
+
+    #[test]
+    fn reset_starts_over() {
+        let t0 = Instant::now();
+        let mut d = Detector::new(params(2));
+        feed(&mut d, t0, 0, &[100, 100, 1000]);
+        d.reset();
+        assert_eq!(d.baseline(), None);
+        assert!(d.window().is_empty());
+        let ev = feed(&mut d, t0, 10, &[5000, 5000]);
+        assert_eq!(ev[0].1.kind, Kind::Baseline);
+    }
+}

@@ -1,0 +1,92 @@
+//! SIGTERM / SIGINT handling that works when the monitor is PID 1 of its own
+//! PID namespace (where default dispositions are ignored): real handlers set
+//! a flag, the signals stay blocked except inside [`sleep`], and `ppoll`
+//! unblocks them atomically, so a signal can never slip in between the check
+//! and the wait.
+
+use std::io;
+use std::mem::MaybeUninit;
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::time::Duration;
+
+static STOP: AtomicBool = AtomicBool::new(false);
+static LAST_SIGNAL: AtomicI32 = AtomicI32::new(0);
+
+extern "C" fn on_signal(sig: libc::c_int) {
+    // Only async-signal-safe work: two atomic stores.
+    LAST_SIGNAL.store(sig, Ordering::SeqCst);
+    STOP.store(true, Ordering::SeqCst);
+}
+
+/// True once SIGTERM or SIGINT arrived (or [`request_stop`] was called).
+pub fn stopping() -> bool {
+    STOP.load(Ordering::SeqCst)
+}
+
+/// The signal that asked us to stop, 0 if none.
+pub fn last_signal() -> i32 {
+    LAST_SIGNAL.load(Ordering::SeqCst)
+}
+
+pub fn request_stop() {
+    STOP.store(true, Ordering::SeqCst);
+}
+
+fn stop_set() -> io::Result<libc::sigset_t> {
+    let mut set = MaybeUninit::<libc::sigset_t>::uninit();
+    // SAFETY: sigemptyset initialises the set it is given a valid pointer to.
+    if unsafe { libc::sigemptyset(set.as_mut_ptr()) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: sigemptyset above succeeded, so the set is initialised.
+    let mut set = unsafe { set.assume_init() };
+    for sig in [libc::SIGTERM, libc::SIGINT] {
+        // SAFETY: `set` is an initialised sigset_t and `sig` a valid signal number.
+        if unsafe { libc::sigaddset(&mut set, sig) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(set)
+}
+
+/// Installs the handlers and blocks both signals for this thread and every
+/// thread spawned after it; they are delivered only inside [`sleep`].
+pub fn install() -> io::Result<()> {
+    let set = stop_set()?;
+    for sig in [libc::SIGTERM, libc::SIGINT] {
+        // SAFETY: an all-zero sigaction is a valid "no flags, empty mask" value.
+        let mut action: libc::sigaction = unsafe { std::mem::zeroed() };
+        action.sa_sigaction = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
+        action.sa_mask = set;
+        // SAFETY: `action` is fully initialised and the handler is async-signal-safe.
+        if unsafe { libc::sigaction(sig, &action, std::ptr::null_mut()) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    // SAFETY: `set` is initialised; the old mask is not wanted (null).
+    let rc = unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) };
+    if rc != 0 {
+        return Err(io::Error::from_raw_os_error(rc));
+    }
+    Ok(())
+}
+
+/// Sleeps for `d` or until a stop signal arrives. Returns true if stopping.
+pub fn sleep(d: Duration) -> bool {
+    if stopping() {
+        return true;
+    }
+    let ts = libc::timespec {
+        tv_sec: libc::time_t::try_from(d.as_secs()).unwrap_or(libc::time_t::MAX),
+        tv_nsec: libc::c_long::from(d.subsec_nanos() as i32),
+    };
+    let mut unblocked = MaybeUninit::<libc::sigset_t>::uninit();
+    // SAFETY: sigemptyset initialises the set behind the valid pointer.
+    if unsafe { libc::sigemptyset(unblocked.as_mut_ptr()) } != 0 {
+        std::thread::sleep(d);
+        return stopping();
+    }
+    // SAFETY: no fds (null, 0); `ts` and the initialised mask outlive the call.
+    unsafe { libc::ppoll(std::ptr::null_mut(), 0, &ts, unblocked.as_ptr()) };
+    stopping()
+}
