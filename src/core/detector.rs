@@ -9,7 +9,8 @@
 //!   dump restarts the slow-leak cooldown too.
 //! - When an event takes a dump, baseline = the current P50.
 //! - A detection the cooldown holds back is reported once per episode
-//!   (`dump: false`), then stays quiet until the condition clears.
+//!   (`dump: false`), then stays quiet until the condition clears or a
+//!   dump starts a new episode (the baseline moved).
 
 use std::time::{Duration, Instant};
 
@@ -154,7 +155,7 @@ impl Detector {
             if self.spike.ready(now, self.params.spike_cooldown) {
                 self.spike = Rule {
                     last_dump: Some(now),
-                    episode_reported: true,
+                    episode_reported: false,
                 };
                 self.leak.last_dump = Some(now);
                 self.baseline = Some(p50);
@@ -172,7 +173,7 @@ impl Detector {
         if self.leak.ready(now, self.params.leak_cooldown) {
             self.leak = Rule {
                 last_dump: Some(now),
-                episode_reported: true,
+                episode_reported: false,
             };
             self.baseline = Some(p50);
             return Some(event(Kind::SlowLeak, true));
@@ -230,11 +231,15 @@ mod tests {
     #[test]
     fn spike_compares_with_p95_before_the_sample_strictly() {
         let t0 = Instant::now();
-        let mut d = Detector::new(params(5));
-        feed(&mut d, t0, 0, &[100; 5]);
+        let full = || {
+            let mut d = Detector::new(params(5));
+            feed(&mut d, t0, 0, &[100; 5]);
+            d
+        };
         // Exactly P95 × 3 is not a spike; one byte more is.
-        assert!(feed(&mut d, t0, 5, &[300]).is_empty());
-        let ev = feed(&mut d, t0, 6, &[301]);
+        assert!(feed(&mut full(), t0, 5, &[300]).is_empty());
+        let mut d = full();
+        let ev = feed(&mut d, t0, 5, &[301]);
         assert_eq!(ev.len(), 1);
         let e = ev[0].1;
         assert_eq!((e.kind, e.dump, e.bytes), (Kind::Spike, true, 301));
@@ -247,10 +252,13 @@ mod tests {
         let t0 = Instant::now();
         let mut p = params(4);
         p.spike_multiplier_micros = 1_500_000;
-        let mut d = Detector::new(p);
-        feed(&mut d, t0, 0, &[1000; 4]);
-        assert!(feed(&mut d, t0, 4, &[1500]).is_empty());
-        assert_eq!(feed(&mut d, t0, 5, &[1501])[0].1.kind, Kind::Spike);
+        let full = || {
+            let mut d = Detector::new(p);
+            feed(&mut d, t0, 0, &[1000; 4]);
+            d
+        };
+        assert!(feed(&mut full(), t0, 4, &[1500]).is_empty());
+        assert_eq!(feed(&mut full(), t0, 4, &[1501])[0].1.kind, Kind::Spike);
     }
 
     #[test]
