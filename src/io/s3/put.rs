@@ -1,0 +1,431 @@
+//! One S3 PUT: a SHA-256 pass over the file, then the body streamed from the
+//! file (never loaded whole) over ureq with rustls + ring, signed by SigV4.
+//! Every request phase has a timeout; a stop request cuts a body short after
+//! [`STOP_GRACE`].
+
+use std::fmt;
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+
+use ring::digest;
+use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
+use ureq::{Agent, SendBody};
+
+use super::endpoint::{Endpoint, EndpointError};
+use super::sign::{sign_s3, Request, SignError};
+use super::Credentials;
+use crate::config::S3Config;
+
+/// How long a body in flight may go on once a stop was requested.
+pub const STOP_GRACE: Duration = Duration::from_secs(10);
+/// Error bodies are read up to this size; the rest is dropped.
+const ERROR_BODY_MAX: u64 = 64 * 1024;
+/// A CA bundle larger than this is refused (the Mozilla bundle is ~220 KiB).
+const CA_FILE_MAX: u64 = 4 * 1024 * 1024;
+const BUF_BYTES: usize = 64 * 1024;
+/// Longest code or message kept from an error body, so a log line stays short.
+const FIELD_MAX: usize = 512;
+
+/// Per-request time limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// DNS + TCP + TLS handshake.
+    pub connect: Duration,
+    /// Sending the request headers.
+    pub send_request: Duration,
+    /// One socket write of the body making no progress (a stalled peer).
+    pub stall: Duration,
+    /// From the end of the body to the response headers.
+    pub recv_response: Duration,
+    /// Reading a (small) response body.
+    pub recv_body: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            connect: Duration::from_secs(10),
+            send_request: Duration::from_secs(10),
+            stall: Duration::from_secs(30),
+            recv_response: Duration::from_secs(30),
+            recv_body: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Why the S3 client could not be built (a start-up error).
+#[derive(Debug)]
+pub enum ClientError {
+    Endpoint(EndpointError),
+    CaFile { path: String, cause: io::Error },
+    CaPem { path: String, why: String },
+}
+
+impl fmt::Display for ClientError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Endpoint(e) => write!(f, "s3 endpoint: {e}"),
+            Self::CaFile { path, cause } => write!(f, "SSL_CERT_FILE {path}: {cause}"),
+            Self::CaPem { path, why } => write!(f, "SSL_CERT_FILE {path}: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for ClientError {}
+
+/// Why one PUT failed. Never holds a secret.
+#[derive(Debug)]
+pub struct PutError {
+    pub key: String,
+    pub kind: PutErrorKind,
+}
+
+#[derive(Debug)]
+pub enum PutErrorKind {
+    Key(EndpointError),
+    Open(io::Error),
+    Hash(io::Error),
+    Sign(SignError),
+    Send(ureq::Error),
+    /// Non-2xx reply; `code`/`message` from the S3 XML error body when present.
+    Status { status: u16, code: Option<String>, message: Option<String> },
+}
+
+impl fmt::Display for PutError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "s3 put {}: ", self.key)?;
+        match &self.kind {
+            PutErrorKind::Key(e) => write!(f, "{e}"),
+            PutErrorKind::Open(e) => write!(f, "open dump: {e}"),
+            PutErrorKind::Hash(e) => write!(f, "read dump: {e}"),
+            PutErrorKind::Sign(e) => write!(f, "{e}"),
+            PutErrorKind::Send(e) => write!(f, "send: {e}"),
+            PutErrorKind::Status { status, code, message } => {
+                write!(f, "status {status}")?;
+                if let Some(c) = code {
+                    write!(f, " {c}")?;
+                }
+                match message {
+                    Some(m) if !m.is_empty() => write!(f, ": {m}"),
+                    _ => Ok(()),
+                }
+            }
+        }
+    }
+}
+
+impl std::error::Error for PutError {}
+
+impl PutError {
+    /// The dump file is gone: retrying cannot help.
+    pub fn is_missing_file(&self) -> bool {
+        matches!(&self.kind, PutErrorKind::Open(e) if e.kind() == io::ErrorKind::NotFound)
+    }
+}
+
+/// An HTTP agent for one bucket, built once.
+pub struct Client {
+    agent: Agent,
+    endpoint: Endpoint,
+}
+
+impl Client {
+    pub fn new(s3: &S3Config, timeouts: Timeouts) -> Result<Client, ClientError> {
+        let endpoint = Endpoint::new(s3).map_err(ClientError::Endpoint)?;
+        let mut builder = Agent::config_builder()
+            .timeout_connect(Some(timeouts.connect))
+            .timeout_send_request(Some(timeouts.send_request))
+            .timeout_per_write(Some(timeouts.stall))
+            .timeout_recv_response(Some(timeouts.recv_response))
+            .timeout_recv_body(Some(timeouts.recv_body))
+            .http_status_as_error(false)
+            // A 301 PermanentRedirect (wrong region) is reported, not followed.
+            .max_redirects(0)
+            .user_agent(concat!("memory-monitor/", env!("CARGO_PKG_VERSION")));
+        if let Some(path) = &s3.ca_file {
+            let roots = read_ca_file(path)?;
+            builder = builder.tls_config(TlsConfig::builder().root_certs(roots).build());
+        }
+        Ok(Client { agent: builder.build().into(), endpoint })
+    }
+
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
+    }
+
+    /// Uploads `path` as `key` with `x-amz-meta-*` headers `metadata`
+    /// (names without the prefix). Returns the number of bytes sent.
+    pub fn put_file(
+        &self,
+        key: &str,
+        path: &Path,
+        metadata: &[(&str, String)],
+        creds: &Credentials,
+        now: SystemTime,
+        stop: &AtomicBool,
+    ) -> Result<u64, PutError> {
+        let fail = |kind| PutError { key: key.to_owned(), kind };
+        let target = self.endpoint.object(key).map_err(|e| fail(PutErrorKind::Key(e)))?;
+        let mut file = File::open(path).map_err(|e| fail(PutErrorKind::Open(e)))?;
+        let (sha256, len) = hash_file(&mut file).map_err(|e| fail(PutErrorKind::Hash(e)))?;
+        let len_text = len.to_string();
+        let meta_names: Vec<String> = metadata.iter().map(|(n, _)| format!("x-amz-meta-{n}")).collect();
+        let mut headers: Vec<(&str, &str)> = vec![
+            ("host", target.host.as_str()),
+            ("content-length", len_text.as_str()),
+            ("content-type", "application/octet-stream"),
+        ];
+        headers.extend(meta_names.iter().zip(metadata).map(|(n, (_, v))| (n.as_str(), v.as_str())));
+        let req = Request { method: "PUT", url: &target.url, headers: &headers, payload_sha256: &sha256 };
+        let signed = sign_s3(&req, creds, self.endpoint.region(), now).map_err(|e| fail(PutErrorKind::Sign(e)))?;
+        let mut builder = self.agent.put(target.url.as_str());
+        for (name, value) in headers.iter().copied() {
+            builder = builder.header(name, value);
+        }
+        for (name, value) in &signed {
+            builder = builder.header(*name, value.as_str());
+        }
+        let mut body = StopBody { inner: file.take(len), stop, deadline: None };
+        let mut resp = builder
+            .send(SendBody::from_reader(&mut body))
+            .map_err(|e| fail(PutErrorKind::Send(e)))?;
+        let status = resp.status().as_u16();
+        let mut reply = Vec::new();
+        // Best effort: the status decides; the body only explains a failure.
+        let _ = resp.body_mut().as_reader().take(ERROR_BODY_MAX).read_to_end(&mut reply);
+        if (200..300).contains(&status) {
+            return Ok(len);
+        }
+        let (code, message) = match parse_error_xml(&reply) {
+            Some((c, m)) => (Some(c), Some(m)),
+            None => (None, None),
+        };
+        Err(fail(PutErrorKind::Status { status, code, message }))
+    }
+}
+
+fn read_ca_file(path: &Path) -> Result<RootCerts, ClientError> {
+    let shown = path.display().to_string();
+    let mut pem = Vec::new();
+    File::open(path)
+        .and_then(|f| f.take(CA_FILE_MAX).read_to_end(&mut pem))
+        .map_err(|cause| ClientError::CaFile { path: shown.clone(), cause })?;
+    let mut certs: Vec<Certificate<'static>> = Vec::new();
+    for item in ureq::tls::parse_pem(&pem) {
+        match item {
+            Ok(PemItem::Certificate(c)) => certs.push(c),
+            Ok(_) => {}
+            Err(e) => return Err(ClientError::CaPem { path: shown, why: e.to_string() }),
+        }
+    }
+    if certs.is_empty() {
+        return Err(ClientError::CaPem { path: shown, why: "no PEM certificate found".into() });
+    }
+    Ok(RootCerts::new_with_certs(&certs))
+}
+
+/// SHA-256 (lower-case hex) and length of the file, then rewinds it.
+pub fn hash_file(file: &mut File) -> io::Result<(String, u64)> {
+    let mut ctx = digest::Context::new(&digest::SHA256);
+    let mut buf = vec![0u8; BUF_BYTES];
+    let mut len: u64 = 0;
+    loop {
+        let n = match file.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        let chunk = buf.get(..n).unwrap_or(&[]);
+        ctx.update(chunk);
+        len = len.saturating_add(n as u64);
+    }
+    file.seek(SeekFrom::Start(0))?;
+    Ok((hex(ctx.finish().as_ref()), len))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(char::from(HEX[usize::from(b >> 4)]));
+        s.push(char::from(HEX[usize::from(b & 0x0f)]));
+    }
+    s
+}
+
+/// The request body: the file, cut short [`STOP_GRACE`] after a stop request.
+struct StopBody<'a, R> {
+    inner: R,
+    stop: &'a AtomicBool,
+    deadline: Option<Instant>,
+}
+
+impl<R: Read> Read for StopBody<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.stop.load(Ordering::Relaxed) {
+            let now = Instant::now();
+            let deadline = *self.deadline.get_or_insert(now + STOP_GRACE);
+            if now >= deadline {
+                return Err(io::Error::new(io::ErrorKind::Interrupted, "stopping: upload abandoned"));
+            }
+        }
+        self.inner.read(buf)
+    }
+}
+
+/// `Code` and `Message` of an S3 XML error body
+/// (`<Error><Code>AccessDenied</Code><Message>Access Denied</Message>...`).
+/// `None` without a complete `<Code>` element. Never panics; output bounded,
+/// entities decoded, control characters turned to spaces.
+pub fn parse_error_xml(body: &[u8]) -> Option<(String, String)> {
+    let code = element(body, b"Code")?;
+    let message = element(body, b"Message").unwrap_or_default();
+    Some((code, message))
+}
+
+fn element(body: &[u8], name: &[u8]) -> Option<String> {
+    let open = [b"<".as_slice(), name, b">"].concat();
+    let close = [b"</".as_slice(), name, b">"].concat();
+    let start = find(body, &open)?.checked_add(open.len())?;
+    let rest = body.get(start..)?;
+    let end = find(rest, &close)?;
+    Some(clean(&decode_entities(rest.get(..end)?)))
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+fn decode_entities(raw: &[u8]) -> Vec<u8> {
+    const ENTITIES: [(&[u8], u8); 5] =
+        [(b"&amp;", b'&'), (b"&lt;", b'<'), (b"&gt;", b'>'), (b"&quot;", b'"'), (b"&apos;", b'\'')];
+    let mut out = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while let Some(rest) = raw.get(i..) {
+        let Some(&b) = rest.first() else { break };
+        match ENTITIES.iter().find(|(e, _)| rest.starts_with(e)) {
+            Some((e, c)) => {
+                out.push(*c);
+                i = i.saturating_add(e.len());
+            }
+            None => {
+                out.push(b);
+                i = i.saturating_add(1);
+            }
+        }
+    }
+    out
+}
+
+fn clean(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    let mut out = String::new();
+    for c in text.trim().chars() {
+        if out.len().saturating_add(c.len_utf8()) > FIELD_MAX {
+            break;
+        }
+        out.push(if c.is_control() { ' ' } else { c });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DENIED: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>AccessDenied</Code>\
+<Message>Access Denied</Message><RequestId>656c76696e6727732072657175657374</RequestId>\
+<HostId>Uuag1LuByRx9e6j5Onimru9pO4ZVKnJ2Qz7/C1NPcfTWAtRPfTaOFg==</HostId></Error>";
+    const SIGNATURE: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>SignatureDoesNotMatch</Code>\
+<Message>The request signature we calculated does not match the signature you provided. Check your key and signing method.</Message>\
+<AWSAccessKeyId>AKIAIOSFODNN7EXAMPLE</AWSAccessKeyId><StringToSign>AWS4-HMAC-SHA256\n20130524T000000Z</StringToSign>\
+<RequestId>4442587FB7D0A2F9</RequestId></Error>";
+    const REDIRECT: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>PermanentRedirect</Code>\
+<Message>The bucket you are attempting to access must be addressed using the specified endpoint. \
+Please send all future requests to this endpoint.</Message><Endpoint>b.s3.eu-west-1.amazonaws.com</Endpoint>\
+<Bucket>b</Bucket></Error>";
+
+    #[test]
+    fn real_s3_error_bodies() {
+        assert_eq!(parse_error_xml(DENIED.as_bytes()), Some(("AccessDenied".into(), "Access Denied".into())));
+        let (code, msg) = parse_error_xml(SIGNATURE.as_bytes()).unwrap();
+        assert_eq!(code, "SignatureDoesNotMatch");
+        assert!(msg.starts_with("The request signature we calculated"), "{msg}");
+        assert_eq!(parse_error_xml(REDIRECT.as_bytes()).unwrap().0, "PermanentRedirect");
+    }
+
+    #[test]
+    fn entities_controls_and_missing_message() {
+        let body = b"<Error><Code>X&amp;Y</Code><Message>a &lt;b&gt;\n&quot;c&apos; &unknown;</Message></Error>";
+        assert_eq!(parse_error_xml(body), Some(("X&Y".into(), "a <b> \"c' &unknown;".into())));
+        assert_eq!(parse_error_xml(b"<Error><Code>SlowDown</Code></Error>"), Some(("SlowDown".into(), String::new())));
+        assert_eq!(parse_error_xml(b""), None);
+        assert_eq!(parse_error_xml(b"<html>502 Bad Gateway</html>"), None);
+        let long = format!("<Code>C</Code><Message>{}</Message>", "\u{e9}".repeat(1000));
+        let (_, m) = parse_error_xml(long.as_bytes()).unwrap();
+        assert!(m.len() <= FIELD_MAX && m.chars().all(|c| c == '\u{e9}'));
+    }
+
+    #[test]
+    fn every_truncated_prefix_is_handled() {
+        for body in [DENIED, SIGNATURE, REDIRECT] {
+            let bytes = body.as_bytes();
+            let code_end = body.find("</Code>").unwrap() + "</Code>".len();
+            for n in 0..=bytes.len() {
+                let got = parse_error_xml(&bytes[..n]);
+                assert_eq!(got.is_some(), n >= code_end, "prefix {n} of {body}");
+            }
+        }
+    }
+
+    #[test]
+    fn status_error_display() {
+        let e = PutError {
+            key: "dumps/x.pprof".into(),
+            kind: PutErrorKind::Status {
+                status: 403,
+                code: Some("SignatureDoesNotMatch".into()),
+                message: Some("The request signature we calculated does not match".into()),
+            },
+        };
+        assert_eq!(e.to_string(), "s3 put dumps/x.pprof: status 403 SignatureDoesNotMatch: The request signature we calculated does not match");
+        let e = PutError { key: "k".into(), kind: PutErrorKind::Status { status: 502, code: None, message: None } };
+        assert_eq!(e.to_string(), "s3 put k: status 502");
+    }
+
+    #[test]
+    fn hash_pass_matches_known_digests_and_rewinds() {
+        let dir = std::env::temp_dir().join(format!("mm-put-hash-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("f");
+        std::fs::write(&path, b"Welcome to Amazon S3.").unwrap();
+        let mut f = File::open(&path).unwrap();
+        let (h, n) = hash_file(&mut f).unwrap();
+        assert_eq!(h, "44ce7dd67c959e0d3524ffac1771dfbba87d2b6b4b4e99e42034a8b803f8b072");
+        assert_eq!(n, 21);
+        let mut again = String::new();
+        f.read_to_string(&mut again).unwrap();
+        assert_eq!(again, "Welcome to Amazon S3.");
+        std::fs::write(&path, b"").unwrap();
+        let (h, n) = hash_file(&mut File::open(&path).unwrap()).unwrap();
+        assert_eq!((h.as_str(), n), ("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", 0));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn stop_body_gives_up_only_after_the_grace() {
+        let stop = AtomicBool::new(false);
+        let data = [7u8; 4];
+        let mut body = StopBody { inner: &data[..], stop: &stop, deadline: None };
+        let mut buf = [0u8; 2];
+        assert_eq!(body.read(&mut buf).unwrap(), 2);
+        stop.store(true, Ordering::Relaxed);
+        assert_eq!(body.read(&mut buf).unwrap(), 2, "within the grace the body goes on");
+        body.deadline = Some(Instant::now());
+        assert!(body.read(&mut buf).is_err());
+    }
+}
