@@ -22,6 +22,7 @@
 //! passed in. `io` holds thin adapters that read and write and decide nothing.
 //! `sys` is the only module allowed to use `unsafe` (libc calls).
 
+pub mod capture;
 pub mod config;
 pub mod core;
 pub mod fuzzing;

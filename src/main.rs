@@ -1,1 +1,135 @@
-fn main() {}
+//! argv/env -> Config -> run. The only place that exits.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use memory_monitor::config::{self, Command, ConfigError, SETTINGS};
+use memory_monitor::core::detector::Params;
+use memory_monitor::core::replay::{JsonLine, Replayer, TextLine};
+use memory_monitor::io::log;
+use memory_monitor::run::Monitor;
+use memory_monitor::sys::signal;
+
+const USAGE: &str = "memory-monitor — watch a process's memory, catch leaks and spikes, capture jemalloc heap profiles
+
+usage:
+  memory-monitor [run] [--flags]       watch the target (the default command)
+  memory-monitor check-config          print the effective configuration (secrets redacted)
+  memory-monitor replay FILE [--format text|json]
+                                       run the detector over a CSV trace `seconds,bytes`
+  memory-monitor --help | --version
+
+Every setting is an environment variable and a flag (the flag wins):";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let env = |k: &str| std::env::var(k).ok();
+    let (command, src, mut errors) = config::parse_args(&args, &env);
+    match command {
+        Command::Help if errors.is_empty() => {
+            print_help();
+            ExitCode::SUCCESS
+        }
+        Command::Version => {
+            println!("memory-monitor {}", env!("CARGO_PKG_VERSION"));
+            ExitCode::SUCCESS
+        }
+        Command::Replay { file, json } => {
+            let detect = config::detect_config(&src);
+            errors.extend(detect.as_ref().err().cloned().unwrap_or_default());
+            match detect {
+                Ok(d) if errors.is_empty() => replay(&file, Params::from_config(&d), json),
+                _ => config_failed(&errors),
+            }
+        }
+        Command::Inspect { .. } => {
+            eprintln!("memory-monitor: inspect is not available in this version");
+            ExitCode::from(2)
+        }
+        Command::Run | Command::CheckConfig | Command::Help => {
+            let parsed = config::parse(&src, &hostname());
+            errors.extend(parsed.as_ref().err().cloned().unwrap_or_default());
+            let config = match parsed {
+                Ok(c) if errors.is_empty() => c,
+                _ => return config_failed(&errors),
+            };
+            if command == Command::CheckConfig {
+                print!("{}", config::describe(&src, &config));
+                return ExitCode::SUCCESS;
+            }
+            log::set_format(config.log_format);
+            if let Err(e) = signal::install() {
+                eprintln!("memory-monitor: cannot install signal handlers: {e}");
+                return ExitCode::from(1);
+            }
+            log::info("start", &[("version", &env!("CARGO_PKG_VERSION")), ("pod", &config.pod_name)]);
+            Monitor::new(config, Box::new(|_| {})).run();
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+fn config_failed(errors: &[ConfigError]) -> ExitCode {
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "memory-monitor: {} configuration problem(s):", errors.len());
+    for e in errors {
+        let _ = writeln!(err, "  {e}");
+    }
+    let _ = writeln!(err, "see `memory-monitor --help`");
+    ExitCode::from(2)
+}
+
+fn print_help() {
+    println!("{USAGE}");
+    for (var, flag, meaning) in SETTINGS {
+        println!("  {var:<24} {flag:<28} {meaning}");
+    }
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .ok()
+        .filter(|s| !s.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "unknown-pod".into())
+}
+
+fn replay(path: &std::path::Path, params: Params, json: bool) -> ExitCode {
+    let file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("memory-monitor: replay {}: {e}", path.display());
+            return ExitCode::from(2);
+        }
+    };
+    let mut replayer = Replayer::new(params, Instant::now());
+    let (mut events, mut dumps) = (0u64, 0u64);
+    let mut out = std::io::stdout().lock();
+    for (i, line) in BufReader::new(file).lines().enumerate() {
+        let line = match line {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("memory-monitor: replay {}: line {}: {e}", path.display(), i + 1);
+                return ExitCode::from(2);
+            }
+        };
+        match replayer.line(&line, i + 1) {
+            Ok(Some((t, e))) => {
+                events += 1;
+                dumps += u64::from(e.dump);
+                let _ = if json { writeln!(out, "{}", JsonLine(t, &e)) } else { writeln!(out, "{}", TextLine(t, &e)) };
+            }
+            Ok(None) => {}
+            Err(e) => {
+                eprintln!("memory-monitor: replay {}: {e}", path.display());
+                return ExitCode::from(2);
+            }
+        }
+    }
+    if !json {
+        let _ = writeln!(out, "{} samples, {events} events, {dumps} dumps", replayer.samples);
+    }
+    ExitCode::SUCCESS
+}
