@@ -123,7 +123,9 @@ fn secs(flag: &str, value: &str) -> Result<Duration, String> {
 fn mib(flag: &str, value: &str) -> Result<usize, String> {
     match value.parse::<usize>() {
         Ok(n) if n <= 1 << 20 => Ok(n),
-        _ => Err(format!("{flag}: {value:?} is not a whole MiB count in 0..=1048576")),
+        _ => Err(format!(
+            "{flag}: {value:?} is not a whole MiB count in 0..=1048576"
+        )),
     }
 }
 
@@ -149,7 +151,10 @@ fn install_signal_handlers() -> Result<(), String> {
         // atomic operations, which are async-signal-safe.
         let previous = unsafe { libc::signal(sig, handler) };
         if previous == libc::SIG_ERR {
-            return Err(format!("signal({sig}): {}", std::io::Error::last_os_error()));
+            return Err(format!(
+                "signal({sig}): {}",
+                std::io::Error::last_os_error()
+            ));
         }
     }
     Ok(())
@@ -203,7 +208,9 @@ fn run(args: &Args) -> Result<(), String> {
     install_signal_handlers()?;
     let mut load = load::Load::new(args.base_mb);
     let socket = start_server(args)?;
-    let shown = socket.as_ref().map_or("none".into(), |p| p.display().to_string());
+    let shown = socket
+        .as_ref()
+        .map_or("none".into(), |p| p.display().to_string());
     let mut out = std::io::stdout().lock();
     writeln!(out, "demo-target pid={} socket={shown}", std::process::id())
         .and_then(|()| out.flush())
@@ -267,7 +274,10 @@ fn main_loop(args: &Args, load: &mut load::Load) {
         }
         if args.leak_mb_per_sec > 0.0 && now > args.leak_after {
             let added = load.leak_to(args.leak_mb_per_sec, now - args.leak_after);
-            if added > 0 && last_leak_log.is_none_or(|t| t.elapsed() >= LEAK_LOG_EVERY) {
+            if added > 0
+                && load.leaked_bytes() >= 1 << 20
+                && last_leak_log.is_none_or(|t| t.elapsed() >= LEAK_LOG_EVERY)
+            {
                 last_leak_log = Some(Instant::now());
                 let mb = load.leaked_bytes() as f64 / MIB;
                 eprintln!("demo-target: leaking, {mb:.1} MiB leaked so far");
@@ -286,4 +296,45 @@ fn spike(load: &mut load::Load, mb: usize, why: &str) {
 fn release(load: &mut load::Load, why: &str) {
     let freed = load.release_spikes() as f64 / MIB;
     eprintln!("demo-target: released spikes, {freed:.0} MiB freed ({why})");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Option<Args>, String> {
+        parse_args(args.iter().map(|s| s.to_string()))
+    }
+
+    #[test]
+    fn flags_parse_in_both_forms() {
+        let a = parse(&[
+            "--base-mb",
+            "3",
+            "--leak-mb-per-sec=0.5",
+            "--spike-at-secs",
+            "2",
+        ])
+        .unwrap()
+        .unwrap();
+        assert_eq!(a.base_mb, 3);
+        assert_eq!(a.leak_mb_per_sec, 0.5);
+        assert_eq!(a.spike_at, Some(Duration::from_secs(2)));
+        assert_eq!(a.spike_mb, 256);
+        assert!(parse(&["--help"]).unwrap().is_none());
+    }
+
+    #[test]
+    fn bad_flags_are_named() {
+        for (args, needle) in [
+            (&["--base-mb", "-1"][..], "--base-mb"),
+            (&["--leak-mb-per-sec", "NaN"][..], "--leak-mb-per-sec"),
+            (&["--exit-after-secs"][..], "missing value"),
+            (&["--frobnicate", "1"][..], "--frobnicate"),
+            (&["--spike-hold-secs", "1"][..], "--spike-at-secs"),
+        ] {
+            let err = parse(args).err().unwrap();
+            assert!(err.contains(needle), "{err}");
+        }
+    }
 }
