@@ -1,0 +1,86 @@
+//! The one place the credential sources touch the network: a private ureq
+//! agent per source with its own timeouts, every reply body capped.
+
+use std::time::Duration;
+
+use ureq::Agent;
+
+/// No credentials reply, STS document or IMDS answer comes near this; a
+/// larger body is hostile or broken and must not grow our memory.
+pub const BODY_CAP_BYTES: u64 = 64 * 1024;
+
+/// Timeouts and proxy policy for one kind of endpoint.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    pub connect: Duration,
+    pub total: Duration,
+    /// Link-local metadata endpoints must never go through an HTTP proxy.
+    pub use_env_proxy: bool,
+}
+
+/// A reply already read: status and at most [`BODY_CAP_BYTES`] of body.
+pub struct Reply {
+    pub status: u16,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    pub fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+}
+
+pub fn agent(limits: Limits) -> Agent {
+    let builder = Agent::config_builder()
+        .timeout_global(Some(limits.total))
+        .timeout_connect(Some(limits.connect))
+        .http_status_as_error(false)
+        // A redirect could carry the authorization header somewhere else.
+        .max_redirects(0)
+        .max_redirects_will_error(false)
+        .user_agent("memory-monitor-credentials");
+    let builder = if limits.use_env_proxy {
+        builder
+    } else {
+        builder.proxy(None)
+    };
+    builder.build().into()
+}
+
+/// Reads the body of `response` up to the cap; a longer body is an error.
+pub fn finish(mut response: http::Response<ureq::Body>) -> Result<Reply, ureq::Error> {
+    let status = response.status().as_u16();
+    let body = response
+        .body_mut()
+        .with_config()
+        .limit(BODY_CAP_BYTES)
+        .read_to_vec()?;
+    Ok(Reply { status, body })
+}
+
+/// Percent-decoding is never needed here; this only makes a server-supplied
+/// text safe to put in a one-line error: control characters become spaces and
+/// the length is bounded.
+pub fn one_line(text: &str, max_chars: usize) -> String {
+    let mut out: String = text
+        .trim()
+        .chars()
+        .take(max_chars)
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if text.trim().chars().count() > max_chars {
+        out.push('…');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_line_strips_controls_and_bounds_length() {
+        assert_eq!(one_line(" a\nb\tc ", 10), "a b c");
+        assert_eq!(one_line("abcdef", 3), "abc…");
+    }
+}
