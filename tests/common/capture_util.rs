@@ -1,0 +1,180 @@
+//! Helpers for tests/capture.rs: scratch directories, a real Unix-socket
+//! server in a thread, and a child copy of the test binary for tests that
+//! must measure or kill a whole process.
+
+#![allow(dead_code)]
+
+use std::fs;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::thread::{self, JoinHandle};
+use std::time::Duration;
+
+use memory_monitor::config::{CaptureConfig, SpoolConfig};
+use memory_monitor::io::spool::Meta;
+
+/// A fresh directory under the system temp dir, removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let n = N.fetch_add(1, Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("mm-cap-{tag}-{}-{n}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).expect("create scratch dir");
+        TempDir(dir)
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+pub fn capture_cfg(max_bytes: u64, read_timeout: Duration) -> CaptureConfig {
+    CaptureConfig {
+        socket_override: None,
+        max_bytes,
+        connect_timeout: Duration::from_secs(2),
+        read_timeout,
+    }
+}
+
+pub fn spool_cfg(dir: &Path, max_bytes: u64) -> SpoolConfig {
+    SpoolConfig {
+        dir: dir.to_path_buf(),
+        max_bytes,
+    }
+}
+
+pub fn meta(key: &str, pid: u32, reason: &str, unix_ms: u64) -> Meta {
+    Meta {
+        key: key.to_owned(),
+        pod: "pod-a".to_owned(),
+        target: "demo-target".to_owned(),
+        pid,
+        reason: reason.to_owned(),
+        unix_ms,
+        rss_anon_bytes: Some(123 << 20),
+        baseline_bytes: Some(100 << 20),
+        jemalloc: None,
+        gzip_ok: false,
+        bytes: 0,
+    }
+}
+
+/// Names in `dir`, sorted.
+pub fn names(dir: &Path) -> Vec<String> {
+    let mut out: Vec<String> = fs::read_dir(dir)
+        .expect("read spool dir")
+        .map(|e| {
+            e.expect("dir entry")
+                .file_name()
+                .into_string()
+                .expect("utf-8 name")
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+pub fn mode(path: &Path) -> u32 {
+    fs::metadata(path).expect("stat").permissions().mode() & 0o777
+}
+
+/// Binds `path`, accepts one client, reads its one-line request, then hands
+/// the connection to `reply`. The thread returns the request it read.
+pub fn serve<F>(path: &Path, reply: F) -> JoinHandle<Vec<u8>>
+where
+    F: FnOnce(UnixStream) + Send + 'static,
+{
+    let listener = UnixListener::bind(path).expect("bind test socket");
+    thread::spawn(move || {
+        let (mut conn, _) = listener.accept().expect("accept");
+        let request = read_line(&mut conn);
+        reply(conn);
+        request
+    })
+}
+
+fn read_line(conn: &mut UnixStream) -> Vec<u8> {
+    let mut line = Vec::new();
+    let mut byte = [0u8; 1];
+    while conn.read(&mut byte).map(|n| n == 1).unwrap_or(false) {
+        line.push(byte[0]);
+        if byte[0] == b'\n' {
+            break;
+        }
+    }
+    line
+}
+
+/// Writes `total` zero bytes in 64 KiB pieces (or until the client leaves).
+pub fn write_zeros(conn: &mut UnixStream, total: u64) {
+    static ZEROS: [u8; 64 * 1024] = [0; 64 * 1024];
+    let mut left = total;
+    while left > 0 {
+        let n = left.min(ZEROS.len() as u64) as usize;
+        if conn.write_all(&ZEROS[..n]).is_err() {
+            return;
+        }
+        left -= n as u64;
+    }
+}
+
+/// Waits until the client closes its end (it read what it wanted or gave up).
+pub fn wait_for_close(mut conn: UnixStream) {
+    let mut sink = [0u8; 64];
+    while conn.read(&mut sink).map(|n| n > 0).unwrap_or(false) {}
+}
+
+/// Runs this same test binary with only `test_name`, `role` in the
+/// environment variable `MM_CAPTURE_CHILD`, and stdout piped.
+pub fn spawn_child(test_name: &str, role: &str, envs: &[(&str, &Path)]) -> Child {
+    let exe = std::env::current_exe().expect("path of the test binary");
+    let mut cmd = Command::new(exe);
+    cmd.args(["--exact", test_name, "--nocapture", "--test-threads=1"])
+        .env("MM_CAPTURE_CHILD", role)
+        .stdout(Stdio::piped());
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    cmd.spawn().expect("spawn the test binary as a child")
+}
+
+/// Reads the child's stdout until a line containing `prefix`; returns what follows it.
+pub fn wait_for_line(child: &mut Child, prefix: &str) -> String {
+    let out = child.stdout.take().expect("piped stdout");
+    let mut lines = BufReader::new(out).lines();
+    for line in lines.by_ref() {
+        let line = line.expect("child stdout");
+        // libtest prints "test NAME ... " without a newline before our output.
+        if let Some(at) = line.find(prefix) {
+            let rest = line[at + prefix.len()..].to_owned();
+            // Keep draining so the child never blocks on a full pipe.
+            thread::spawn(move || for _ in lines {});
+            return rest;
+        }
+    }
+    panic!("child exited without printing {prefix:?}");
+}
+
+/// kB value of `field` in /proc/self/status.
+pub fn status_kib(field: &str) -> u64 {
+    let status = fs::read_to_string("/proc/self/status").expect("read /proc/self/status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {field} in /proc/self/status"))
+}
