@@ -58,9 +58,8 @@ pub fn finish(mut response: http::Response<ureq::Body>) -> Result<Reply, ureq::E
     Ok(Reply { status, body })
 }
 
-/// Percent-decoding is never needed here; this only makes a server-supplied
-/// text safe to put in a one-line error: control characters become spaces and
-/// the length is bounded.
+/// Makes a server-supplied text safe for a one-line error: control
+/// characters become spaces and the length is bounded.
 pub fn one_line(text: &str, max_chars: usize) -> String {
     let mut out: String = text
         .trim()
