@@ -135,7 +135,7 @@ fn a_silent_server_times_out_after_the_read_timeout() {
         "{err}"
     );
     assert!(
-        took >= Duration::from_millis(300) && took < Duration::from_millis(1500),
+        took >= Duration::from_millis(300) && took < Duration::from_millis(3000),
         "{took:?}"
     );
     assert_eq!(server.join().unwrap(), b"dump\n");
@@ -250,7 +250,7 @@ fn a_busy_server_with_a_full_backlog_times_out_on_connect() {
         "{err}"
     );
     assert!(
-        took >= Duration::from_millis(300) && took < Duration::from_millis(1500),
+        took >= Duration::from_millis(300) && took < Duration::from_millis(3000),
         "{took:?}"
     );
 }
@@ -566,5 +566,62 @@ fn streaming_200mb_keeps_peak_rss_flat() {
     assert!(
         after - before < 4096,
         "VmHWM grew from {before} kB to {after} kB"
+    );
+}
+
+/// The real thing: a jemalloc-profiled demo target serves `stats` and `dump`;
+/// the dump lands in the spool as a valid gzip stream with its metadata.
+#[test]
+fn a_real_jemalloc_target_dumps_into_the_spool() {
+    let tmp = TempDir::new("demo");
+    let sock = tmp.path("heap_dump_demo.sock");
+    let mut target = Command::new(demo_target_bin())
+        .args(["--base-mb", "16", "--exit-after-secs", "60", "--socket"])
+        .arg(&sock)
+        .env(
+            "MALLOC_CONF",
+            "prof:true,prof_active:true,lg_prof_sample:19",
+        )
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start the demo target");
+    let ready = wait_for_line(&mut target, "demo-target pid=");
+    assert!(
+        ready.contains(&format!("socket={}", sock.display())),
+        "{ready}"
+    );
+    let cfg = capture_cfg(512 * MIB, Duration::from_secs(30));
+    let stats = heapdump::stats(&sock, &cfg).unwrap();
+    let spool = Spool::open(&spool_cfg(&tmp.path("spool"), 1 << 30)).unwrap();
+    let mut w = spool
+        .begin(target.id(), "baseline", SystemTime::now())
+        .unwrap();
+    let got = heapdump::dump_to(&sock, &cfg, &mut w).unwrap();
+    let mut m = meta("dumps/k.pprof", target.id(), "baseline", 1);
+    (m.gzip_ok, m.jemalloc) = (got.gzip_ok, Some(stats));
+    let p = w.commit(m).unwrap();
+    let _ = target.kill();
+    let _ = target.wait();
+
+    assert!(stats.allocated >= 16 * MIB, "{stats:?}");
+    assert!(
+        stats.resident >= stats.allocated && stats.mapped > 0 && stats.metadata > 0,
+        "{stats:?}"
+    );
+    assert!(got.gzip_ok && got.bytes > 0);
+    let mut pprof = Vec::new();
+    GzDecoder::new(fs::File::open(&p.dump).unwrap())
+        .read_to_end(&mut pprof)
+        .unwrap();
+    assert!(
+        pprof.len() > 100,
+        "decompressed profile is {} bytes",
+        pprof.len()
+    );
+    let stored =
+        memory_monitor::io::spool::Meta::from_json(&fs::read(&p.meta_path).unwrap()).unwrap();
+    assert_eq!(
+        (stored.bytes, stored.jemalloc, stored.gzip_ok),
+        (got.bytes, Some(stats), true)
     );
 }

@@ -169,6 +169,22 @@ pub fn wait_for_line(child: &mut Child, prefix: &str) -> String {
     panic!("child exited without printing {prefix:?}");
 }
 
+/// The demo target binary: `$DEMO_TARGET` or `target/release/demo-target`.
+/// Missing is a setup failure, never a skip.
+pub fn demo_target_bin() -> PathBuf {
+    let path = std::env::var_os("DEMO_TARGET")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("target/release/demo-target")
+        });
+    assert!(
+        path.exists(),
+        "demo target not built at {}: run `just test` (or `cargo build --locked --release -p demo-target`)",
+        path.display()
+    );
+    path
+}
+
 /// kB value of `field` in /proc/self/status.
 pub fn status_kib(field: &str) -> u64 {
     let status = fs::read_to_string("/proc/self/status").expect("read /proc/self/status");
