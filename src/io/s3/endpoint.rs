@@ -27,8 +27,14 @@ pub enum EndpointError {
 impl fmt::Display for EndpointError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::BadRegion(r) => write!(f, "AWS_REGION {r:?}: expected lower-case letters, digits and '-'"),
-            Self::BadBucket(b) => write!(f, "S3_BUCKET {b:?}: expected 3-63 of a-z, 0-9, '.', '-', '_'"),
+            Self::BadRegion(r) => write!(
+                f,
+                "AWS_REGION {r:?}: expected lower-case letters, digits and '-'"
+            ),
+            Self::BadBucket(b) => write!(
+                f,
+                "S3_BUCKET {b:?}: expected 3-63 of a-z, 0-9, '.', '-', '_'"
+            ),
             Self::BadEndpoint { url, why } => write!(f, "AWS_ENDPOINT_URL {url:?}: {why}"),
             Self::BadKey { key, why } => write!(f, "s3 key {key:?}: {why}"),
         }
@@ -64,7 +70,9 @@ impl Endpoint {
     pub fn new(s3: &S3Config) -> Result<Endpoint, EndpointError> {
         let region = s3.region.as_str();
         let region_ok = !region.is_empty()
-            && region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+            && region
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
         if !region_ok {
             return Err(EndpointError::BadRegion(region.to_owned()));
         }
@@ -107,16 +115,28 @@ impl Endpoint {
     /// The URL and `Host` of `key`.
     pub fn object(&self, key: &str) -> Result<ObjectUrl, EndpointError> {
         if key.is_empty() {
-            return Err(EndpointError::BadKey { key: key.to_owned(), why: "empty" });
+            return Err(EndpointError::BadKey {
+                key: key.to_owned(),
+                why: "empty",
+            });
         }
         if key.len() > MAX_KEY_BYTES {
-            return Err(EndpointError::BadKey { key: key.to_owned(), why: "longer than 1024 bytes" });
+            return Err(EndpointError::BadKey {
+                key: key.to_owned(),
+                why: "longer than 1024 bytes",
+            });
         }
         let encoded = encode_key(key);
         let (host, path) = if self.path_style {
-            (self.host.clone(), format!("{}/{}/{}", self.base_path, self.bucket, encoded))
+            (
+                self.host.clone(),
+                format!("{}/{}/{}", self.base_path, self.bucket, encoded),
+            )
         } else {
-            (format!("{}.{}", self.bucket, self.host), format!("{}/{}", self.base_path, encoded))
+            (
+                format!("{}.{}", self.bucket, self.host),
+                format!("{}/{}", self.base_path, encoded),
+            )
         };
         let url = format!("{}://{}{}", self.scheme, host, path);
         Ok(ObjectUrl { url, host })
@@ -140,13 +160,20 @@ impl Endpoint {
 
 fn aws_host(region: &str) -> String {
     // The China partition has its own DNS suffix.
-    let suffix = if region.starts_with("cn-") { "amazonaws.com.cn" } else { "amazonaws.com" };
+    let suffix = if region.starts_with("cn-") {
+        "amazonaws.com.cn"
+    } else {
+        "amazonaws.com"
+    };
     format!("s3.{region}.{suffix}")
 }
 
 /// `scheme://authority[/base]` -> (scheme, authority, base path without trailing `/`).
 fn split_url(url: &str) -> Result<(&'static str, String, String), EndpointError> {
-    let bad = |why| EndpointError::BadEndpoint { url: url.to_owned(), why };
+    let bad = |why| EndpointError::BadEndpoint {
+        url: url.to_owned(),
+        why,
+    };
     let (scheme, rest) = if let Some(rest) = url.strip_prefix("https://") {
         ("https", rest)
     } else if let Some(rest) = url.strip_prefix("http://") {
@@ -161,9 +188,12 @@ fn split_url(url: &str) -> Result<(&'static str, String, String), EndpointError>
     if authority.is_empty() {
         return Err(bad("no host"));
     }
-    let allowed = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']');
+    let allowed =
+        |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']');
     if !authority.bytes().all(allowed) {
-        return Err(bad("host may hold only letters, digits, '.', '-', ':' and [IPv6]"));
+        return Err(bad(
+            "host may hold only letters, digits, '.', '-', ':' and [IPv6]",
+        ));
     }
     if path.contains(['?', '#']) {
         return Err(bad("no query or fragment allowed"));
@@ -177,7 +207,11 @@ fn split_url(url: &str) -> Result<(&'static str, String, String), EndpointError>
 
 fn host_is_ip_or_localhost(authority: &str) -> bool {
     if authority.starts_with('[') {
-        let inner = authority.trim_start_matches('[').split(']').next().unwrap_or("");
+        let inner = authority
+            .trim_start_matches('[')
+            .split(']')
+            .next()
+            .unwrap_or("");
         return inner.parse::<Ipv6Addr>().is_ok();
     }
     let host = authority.split(':').next().unwrap_or("");
@@ -229,14 +263,21 @@ mod tests {
     }
 
     fn url(endpoint: Option<&str>, force: bool, key: &str) -> String {
-        Endpoint::new(&cfg(endpoint, force)).unwrap().object(key).unwrap().url
+        Endpoint::new(&cfg(endpoint, force))
+            .unwrap()
+            .object(key)
+            .unwrap()
+            .url
     }
 
     #[test]
     fn aws_default_is_virtual_hosted_https() {
         let e = Endpoint::new(&cfg(None, false)).unwrap();
         let o = e.object("p/pod-2024-01-02-03-04-05-spike.pprof").unwrap();
-        assert_eq!(o.url, "https://dumps-bucket.s3.eu-west-1.amazonaws.com/p/pod-2024-01-02-03-04-05-spike.pprof");
+        assert_eq!(
+            o.url,
+            "https://dumps-bucket.s3.eu-west-1.amazonaws.com/p/pod-2024-01-02-03-04-05-spike.pprof"
+        );
         assert_eq!(o.host, "dumps-bucket.s3.eu-west-1.amazonaws.com");
         assert_eq!(e.s3_uri("p/k"), "s3://dumps-bucket/p/k");
         assert_eq!(
@@ -247,60 +288,121 @@ mod tests {
 
     #[test]
     fn aws_forced_path_style_and_china() {
-        assert_eq!(url(None, true, "k"), "https://s3.eu-west-1.amazonaws.com/dumps-bucket/k");
+        assert_eq!(
+            url(None, true, "k"),
+            "https://s3.eu-west-1.amazonaws.com/dumps-bucket/k"
+        );
         let mut c = cfg(None, false);
         c.region = "cn-north-1".into();
-        assert_eq!(Endpoint::new(&c).unwrap().object("k").unwrap().url, "https://dumps-bucket.s3.cn-north-1.amazonaws.com.cn/k");
+        assert_eq!(
+            Endpoint::new(&c).unwrap().object("k").unwrap().url,
+            "https://dumps-bucket.s3.cn-north-1.amazonaws.com.cn/k"
+        );
     }
 
     #[test]
     fn dotted_bucket_goes_path_style() {
         let mut c = cfg(None, false);
         c.bucket = "my.dumps".into();
-        assert_eq!(Endpoint::new(&c).unwrap().object("k").unwrap().url, "https://s3.eu-west-1.amazonaws.com/my.dumps/k");
+        assert_eq!(
+            Endpoint::new(&c).unwrap().object("k").unwrap().url,
+            "https://s3.eu-west-1.amazonaws.com/my.dumps/k"
+        );
     }
 
     #[test]
     fn custom_endpoints() {
-        assert_eq!(url(Some("https://minio.example.com"), false, "k"), "https://dumps-bucket.minio.example.com/k");
-        assert_eq!(url(Some("https://minio.example.com/"), true, "k"), "https://minio.example.com/dumps-bucket/k");
-        assert_eq!(url(Some("http://minio.example.com:9000/s3/"), true, "k"), "http://minio.example.com:9000/s3/dumps-bucket/k");
-        assert_eq!(url(Some("https://R2.Example.com"), false, "k"), "https://dumps-bucket.r2.example.com/k");
+        assert_eq!(
+            url(Some("https://minio.example.com"), false, "k"),
+            "https://dumps-bucket.minio.example.com/k"
+        );
+        assert_eq!(
+            url(Some("https://minio.example.com/"), true, "k"),
+            "https://minio.example.com/dumps-bucket/k"
+        );
+        assert_eq!(
+            url(Some("http://minio.example.com:9000/s3/"), true, "k"),
+            "http://minio.example.com:9000/s3/dumps-bucket/k"
+        );
+        assert_eq!(
+            url(Some("https://R2.Example.com"), false, "k"),
+            "https://dumps-bucket.r2.example.com/k"
+        );
     }
 
     #[test]
     fn ips_and_localhost_are_path_style() {
-        let o = Endpoint::new(&cfg(Some("http://127.0.0.1:9000"), false)).unwrap().object("a/b").unwrap();
+        let o = Endpoint::new(&cfg(Some("http://127.0.0.1:9000"), false))
+            .unwrap()
+            .object("a/b")
+            .unwrap();
         assert_eq!(o.url, "http://127.0.0.1:9000/dumps-bucket/a/b");
         assert_eq!(o.host, "127.0.0.1:9000");
-        assert_eq!(url(Some("http://localhost:9000"), false, "k"), "http://localhost:9000/dumps-bucket/k");
-        assert_eq!(url(Some("https://[::1]:9000"), false, "k"), "https://[::1]:9000/dumps-bucket/k");
-        assert_eq!(url(Some("https://10.0.0.7"), false, "k"), "https://10.0.0.7/dumps-bucket/k");
+        assert_eq!(
+            url(Some("http://localhost:9000"), false, "k"),
+            "http://localhost:9000/dumps-bucket/k"
+        );
+        assert_eq!(
+            url(Some("https://[::1]:9000"), false, "k"),
+            "https://[::1]:9000/dumps-bucket/k"
+        );
+        assert_eq!(
+            url(Some("https://10.0.0.7"), false, "k"),
+            "https://10.0.0.7/dumps-bucket/k"
+        );
         // A name that merely starts with digits is DNS.
-        assert_eq!(url(Some("https://127.example.com"), false, "k"), "https://dumps-bucket.127.example.com/k");
-        assert_eq!(url(Some("https://localhost.example.com"), false, "k"), "https://dumps-bucket.localhost.example.com/k");
+        assert_eq!(
+            url(Some("https://127.example.com"), false, "k"),
+            "https://dumps-bucket.127.example.com/k"
+        );
+        assert_eq!(
+            url(Some("https://localhost.example.com"), false, "k"),
+            "https://dumps-bucket.localhost.example.com/k"
+        );
     }
 
     #[test]
     fn key_encoding() {
         assert_eq!(encode_key("a/b-c_d.e~f"), "a/b-c_d.e~f");
         assert_eq!(encode_key("test$file.text"), "test%24file.text");
-        assert_eq!(encode_key("a b+c=d&e?f#g%h"), "a%20b%2Bc%3Dd%26e%3Ff%23g%25h");
+        assert_eq!(
+            encode_key("a b+c=d&e?f#g%h"),
+            "a%20b%2Bc%3Dd%26e%3Ff%23g%25h"
+        );
         assert_eq!(encode_key("pod-ü/x:y"), "pod-%C3%BC/x%3Ay");
-        assert_eq!(url(None, false, "dir//x"), "https://dumps-bucket.s3.eu-west-1.amazonaws.com/dir//x");
+        assert_eq!(
+            url(None, false, "dir//x"),
+            "https://dumps-bucket.s3.eu-west-1.amazonaws.com/dir//x"
+        );
     }
 
     #[test]
     fn bad_inputs_are_named() {
         let mut c = cfg(None, false);
         c.region = "eu-west-1.evil.com/".into();
-        assert!(matches!(Endpoint::new(&c), Err(EndpointError::BadRegion(_))));
+        assert!(matches!(
+            Endpoint::new(&c),
+            Err(EndpointError::BadRegion(_))
+        ));
         c = cfg(None, false);
         c.bucket = "Bad Bucket".into();
-        assert!(matches!(Endpoint::new(&c), Err(EndpointError::BadBucket(_))));
-        for u in ["ftp://x", "minio:9000", "https://", "https://a@b", "https://h/p?q=1", "http://h/%zz"] {
+        assert!(matches!(
+            Endpoint::new(&c),
+            Err(EndpointError::BadBucket(_))
+        ));
+        for u in [
+            "ftp://x",
+            "minio:9000",
+            "https://",
+            "https://a@b",
+            "https://h/p?q=1",
+            "http://h/%zz",
+        ] {
             let err = Endpoint::new(&cfg(Some(u), false)).unwrap_err();
-            assert!(err.to_string().starts_with("AWS_ENDPOINT_URL"), "{u}: {err}");
+            assert!(
+                err.to_string().starts_with("AWS_ENDPOINT_URL"),
+                "{u}: {err}"
+            );
         }
         let e = Endpoint::new(&cfg(None, false)).unwrap();
         assert!(e.object("").is_err());

@@ -15,6 +15,7 @@ use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
 use ureq::{Agent, SendBody};
 
 use super::endpoint::{Endpoint, EndpointError};
+use super::error_xml::parse_error_xml;
 use super::sign::{sign_s3, Request, SignError};
 use super::Credentials;
 use crate::config::S3Config;
@@ -26,8 +27,6 @@ const ERROR_BODY_MAX: u64 = 64 * 1024;
 /// A CA bundle larger than this is refused (the Mozilla bundle is ~220 KiB).
 const CA_FILE_MAX: u64 = 4 * 1024 * 1024;
 const BUF_BYTES: usize = 64 * 1024;
-/// Longest code or message kept from an error body, so a log line stays short.
-const FIELD_MAX: usize = 512;
 
 /// Per-request time limits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,7 +90,11 @@ pub enum PutErrorKind {
     Sign(SignError),
     Send(ureq::Error),
     /// Non-2xx reply; `code`/`message` from the S3 XML error body when present.
-    Status { status: u16, code: Option<String>, message: Option<String> },
+    Status {
+        status: u16,
+        code: Option<String>,
+        message: Option<String>,
+    },
 }
 
 impl fmt::Display for PutError {
@@ -103,7 +106,11 @@ impl fmt::Display for PutError {
             PutErrorKind::Hash(e) => write!(f, "read dump: {e}"),
             PutErrorKind::Sign(e) => write!(f, "{e}"),
             PutErrorKind::Send(e) => write!(f, "send: {e}"),
-            PutErrorKind::Status { status, code, message } => {
+            PutErrorKind::Status {
+                status,
+                code,
+                message,
+            } => {
                 write!(f, "status {status}")?;
                 if let Some(c) = code {
                     write!(f, " {c}")?;
@@ -149,7 +156,10 @@ impl Client {
             let roots = read_ca_file(path)?;
             builder = builder.tls_config(TlsConfig::builder().root_certs(roots).build());
         }
-        Ok(Client { agent: builder.build().into(), endpoint })
+        Ok(Client {
+            agent: builder.build().into(),
+            endpoint,
+        })
     }
 
     pub fn endpoint(&self) -> &Endpoint {
@@ -167,20 +177,40 @@ impl Client {
         now: SystemTime,
         stop: &AtomicBool,
     ) -> Result<u64, PutError> {
-        let fail = |kind| PutError { key: key.to_owned(), kind };
-        let target = self.endpoint.object(key).map_err(|e| fail(PutErrorKind::Key(e)))?;
+        let fail = |kind| PutError {
+            key: key.to_owned(),
+            kind,
+        };
+        let target = self
+            .endpoint
+            .object(key)
+            .map_err(|e| fail(PutErrorKind::Key(e)))?;
         let mut file = File::open(path).map_err(|e| fail(PutErrorKind::Open(e)))?;
         let (sha256, len) = hash_file(&mut file).map_err(|e| fail(PutErrorKind::Hash(e)))?;
         let len_text = len.to_string();
-        let meta_names: Vec<String> = metadata.iter().map(|(n, _)| format!("x-amz-meta-{n}")).collect();
+        let meta_names: Vec<String> = metadata
+            .iter()
+            .map(|(n, _)| format!("x-amz-meta-{n}"))
+            .collect();
         let mut headers: Vec<(&str, &str)> = vec![
             ("host", target.host.as_str()),
             ("content-length", len_text.as_str()),
             ("content-type", "application/octet-stream"),
         ];
-        headers.extend(meta_names.iter().zip(metadata).map(|(n, (_, v))| (n.as_str(), v.as_str())));
-        let req = Request { method: "PUT", url: &target.url, headers: &headers, payload_sha256: &sha256 };
-        let signed = sign_s3(&req, creds, self.endpoint.region(), now).map_err(|e| fail(PutErrorKind::Sign(e)))?;
+        headers.extend(
+            meta_names
+                .iter()
+                .zip(metadata)
+                .map(|(n, (_, v))| (n.as_str(), v.as_str())),
+        );
+        let req = Request {
+            method: "PUT",
+            url: &target.url,
+            headers: &headers,
+            payload_sha256: &sha256,
+        };
+        let signed = sign_s3(&req, creds, self.endpoint.region(), now)
+            .map_err(|e| fail(PutErrorKind::Sign(e)))?;
         let mut builder = self.agent.put(target.url.as_str());
         for (name, value) in headers.iter().copied() {
             builder = builder.header(name, value);
@@ -188,14 +218,22 @@ impl Client {
         for (name, value) in &signed {
             builder = builder.header(*name, value.as_str());
         }
-        let mut body = StopBody { inner: file.take(len), stop, deadline: None };
+        let mut body = StopBody {
+            inner: file.take(len),
+            stop,
+            deadline: None,
+        };
         let mut resp = builder
             .send(SendBody::from_reader(&mut body))
             .map_err(|e| fail(PutErrorKind::Send(e)))?;
         let status = resp.status().as_u16();
         let mut reply = Vec::new();
         // Best effort: the status decides; the body only explains a failure.
-        let _ = resp.body_mut().as_reader().take(ERROR_BODY_MAX).read_to_end(&mut reply);
+        let _ = resp
+            .body_mut()
+            .as_reader()
+            .take(ERROR_BODY_MAX)
+            .read_to_end(&mut reply);
         if (200..300).contains(&status) {
             return Ok(len);
         }
@@ -203,7 +241,11 @@ impl Client {
             Some((c, m)) => (Some(c), Some(m)),
             None => (None, None),
         };
-        Err(fail(PutErrorKind::Status { status, code, message }))
+        Err(fail(PutErrorKind::Status {
+            status,
+            code,
+            message,
+        }))
     }
 }
 
@@ -212,17 +254,28 @@ fn read_ca_file(path: &Path) -> Result<RootCerts, ClientError> {
     let mut pem = Vec::new();
     File::open(path)
         .and_then(|f| f.take(CA_FILE_MAX).read_to_end(&mut pem))
-        .map_err(|cause| ClientError::CaFile { path: shown.clone(), cause })?;
+        .map_err(|cause| ClientError::CaFile {
+            path: shown.clone(),
+            cause,
+        })?;
     let mut certs: Vec<Certificate<'static>> = Vec::new();
     for item in ureq::tls::parse_pem(&pem) {
         match item {
             Ok(PemItem::Certificate(c)) => certs.push(c),
             Ok(_) => {}
-            Err(e) => return Err(ClientError::CaPem { path: shown, why: e.to_string() }),
+            Err(e) => {
+                return Err(ClientError::CaPem {
+                    path: shown,
+                    why: e.to_string(),
+                })
+            }
         }
     }
     if certs.is_empty() {
-        return Err(ClientError::CaPem { path: shown, why: "no PEM certificate found".into() });
+        return Err(ClientError::CaPem {
+            path: shown,
+            why: "no PEM certificate found".into(),
+        });
     }
     Ok(RootCerts::new_with_certs(&certs))
 }
@@ -270,117 +323,19 @@ impl<R: Read> Read for StopBody<'_, R> {
             let now = Instant::now();
             let deadline = *self.deadline.get_or_insert(now + STOP_GRACE);
             if now >= deadline {
-                return Err(io::Error::new(io::ErrorKind::Interrupted, "stopping: upload abandoned"));
+                return Err(io::Error::new(
+                    io::ErrorKind::Interrupted,
+                    "stopping: upload abandoned",
+                ));
             }
         }
         self.inner.read(buf)
     }
 }
 
-/// `Code` and `Message` of an S3 XML error body
-/// (`<Error><Code>AccessDenied</Code><Message>Access Denied</Message>...`).
-/// `None` without a complete `<Code>` element. Never panics; output bounded,
-/// entities decoded, control characters turned to spaces.
-pub fn parse_error_xml(body: &[u8]) -> Option<(String, String)> {
-    let code = element(body, b"Code")?;
-    let message = element(body, b"Message").unwrap_or_default();
-    Some((code, message))
-}
-
-fn element(body: &[u8], name: &[u8]) -> Option<String> {
-    let open = [b"<".as_slice(), name, b">"].concat();
-    let close = [b"</".as_slice(), name, b">"].concat();
-    let start = find(body, &open)?.checked_add(open.len())?;
-    let rest = body.get(start..)?;
-    let end = find(rest, &close)?;
-    Some(clean(&decode_entities(rest.get(..end)?)))
-}
-
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
-}
-
-fn decode_entities(raw: &[u8]) -> Vec<u8> {
-    const ENTITIES: [(&[u8], u8); 5] =
-        [(b"&amp;", b'&'), (b"&lt;", b'<'), (b"&gt;", b'>'), (b"&quot;", b'"'), (b"&apos;", b'\'')];
-    let mut out = Vec::with_capacity(raw.len());
-    let mut i = 0;
-    while let Some(rest) = raw.get(i..) {
-        let Some(&b) = rest.first() else { break };
-        match ENTITIES.iter().find(|(e, _)| rest.starts_with(e)) {
-            Some((e, c)) => {
-                out.push(*c);
-                i = i.saturating_add(e.len());
-            }
-            None => {
-                out.push(b);
-                i = i.saturating_add(1);
-            }
-        }
-    }
-    out
-}
-
-fn clean(bytes: &[u8]) -> String {
-    let text = String::from_utf8_lossy(bytes);
-    let mut out = String::new();
-    for c in text.trim().chars() {
-        if out.len().saturating_add(c.len_utf8()) > FIELD_MAX {
-            break;
-        }
-        out.push(if c.is_control() { ' ' } else { c });
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    const DENIED: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>AccessDenied</Code>\
-<Message>Access Denied</Message><RequestId>656c76696e6727732072657175657374</RequestId>\
-<HostId>Uuag1LuByRx9e6j5Onimru9pO4ZVKnJ2Qz7/C1NPcfTWAtRPfTaOFg==</HostId></Error>";
-    const SIGNATURE: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>SignatureDoesNotMatch</Code>\
-<Message>The request signature we calculated does not match the signature you provided. Check your key and signing method.</Message>\
-<AWSAccessKeyId>AKIAIOSFODNN7EXAMPLE</AWSAccessKeyId><StringToSign>AWS4-HMAC-SHA256\n20130524T000000Z</StringToSign>\
-<RequestId>4442587FB7D0A2F9</RequestId></Error>";
-    const REDIRECT: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>PermanentRedirect</Code>\
-<Message>The bucket you are attempting to access must be addressed using the specified endpoint. \
-Please send all future requests to this endpoint.</Message><Endpoint>b.s3.eu-west-1.amazonaws.com</Endpoint>\
-<Bucket>b</Bucket></Error>";
-
-    #[test]
-    fn real_s3_error_bodies() {
-        assert_eq!(parse_error_xml(DENIED.as_bytes()), Some(("AccessDenied".into(), "Access Denied".into())));
-        let (code, msg) = parse_error_xml(SIGNATURE.as_bytes()).unwrap();
-        assert_eq!(code, "SignatureDoesNotMatch");
-        assert!(msg.starts_with("The request signature we calculated"), "{msg}");
-        assert_eq!(parse_error_xml(REDIRECT.as_bytes()).unwrap().0, "PermanentRedirect");
-    }
-
-    #[test]
-    fn entities_controls_and_missing_message() {
-        let body = b"<Error><Code>X&amp;Y</Code><Message>a &lt;b&gt;\n&quot;c&apos; &unknown;</Message></Error>";
-        assert_eq!(parse_error_xml(body), Some(("X&Y".into(), "a <b> \"c' &unknown;".into())));
-        assert_eq!(parse_error_xml(b"<Error><Code>SlowDown</Code></Error>"), Some(("SlowDown".into(), String::new())));
-        assert_eq!(parse_error_xml(b""), None);
-        assert_eq!(parse_error_xml(b"<html>502 Bad Gateway</html>"), None);
-        let long = format!("<Code>C</Code><Message>{}</Message>", "\u{e9}".repeat(1000));
-        let (_, m) = parse_error_xml(long.as_bytes()).unwrap();
-        assert!(m.len() <= FIELD_MAX && m.chars().all(|c| c == '\u{e9}'));
-    }
-
-    #[test]
-    fn every_truncated_prefix_is_handled() {
-        for body in [DENIED, SIGNATURE, REDIRECT] {
-            let bytes = body.as_bytes();
-            let code_end = body.find("</Code>").unwrap() + "</Code>".len();
-            for n in 0..=bytes.len() {
-                let got = parse_error_xml(&bytes[..n]);
-                assert_eq!(got.is_some(), n >= code_end, "prefix {n} of {body}");
-            }
-        }
-    }
 
     #[test]
     fn status_error_display() {
@@ -393,7 +348,14 @@ Please send all future requests to this endpoint.</Message><Endpoint>b.s3.eu-wes
             },
         };
         assert_eq!(e.to_string(), "s3 put dumps/x.pprof: status 403 SignatureDoesNotMatch: The request signature we calculated does not match");
-        let e = PutError { key: "k".into(), kind: PutErrorKind::Status { status: 502, code: None, message: None } };
+        let e = PutError {
+            key: "k".into(),
+            kind: PutErrorKind::Status {
+                status: 502,
+                code: None,
+                message: None,
+            },
+        };
         assert_eq!(e.to_string(), "s3 put k: status 502");
     }
 
@@ -405,14 +367,23 @@ Please send all future requests to this endpoint.</Message><Endpoint>b.s3.eu-wes
         std::fs::write(&path, b"Welcome to Amazon S3.").unwrap();
         let mut f = File::open(&path).unwrap();
         let (h, n) = hash_file(&mut f).unwrap();
-        assert_eq!(h, "44ce7dd67c959e0d3524ffac1771dfbba87d2b6b4b4e99e42034a8b803f8b072");
+        assert_eq!(
+            h,
+            "44ce7dd67c959e0d3524ffac1771dfbba87d2b6b4b4e99e42034a8b803f8b072"
+        );
         assert_eq!(n, 21);
         let mut again = String::new();
         f.read_to_string(&mut again).unwrap();
         assert_eq!(again, "Welcome to Amazon S3.");
         std::fs::write(&path, b"").unwrap();
         let (h, n) = hash_file(&mut File::open(&path).unwrap()).unwrap();
-        assert_eq!((h.as_str(), n), ("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", 0));
+        assert_eq!(
+            (h.as_str(), n),
+            (
+                "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+                0
+            )
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -420,11 +391,19 @@ Please send all future requests to this endpoint.</Message><Endpoint>b.s3.eu-wes
     fn stop_body_gives_up_only_after_the_grace() {
         let stop = AtomicBool::new(false);
         let data = [7u8; 4];
-        let mut body = StopBody { inner: &data[..], stop: &stop, deadline: None };
+        let mut body = StopBody {
+            inner: &data[..],
+            stop: &stop,
+            deadline: None,
+        };
         let mut buf = [0u8; 2];
         assert_eq!(body.read(&mut buf).unwrap(), 2);
         stop.store(true, Ordering::Relaxed);
-        assert_eq!(body.read(&mut buf).unwrap(), 2, "within the grace the body goes on");
+        assert_eq!(
+            body.read(&mut buf).unwrap(),
+            2,
+            "within the grace the body goes on"
+        );
         body.deadline = Some(Instant::now());
         assert!(body.read(&mut buf).is_err());
     }

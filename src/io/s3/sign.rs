@@ -8,8 +8,8 @@ use std::fmt;
 use std::time::SystemTime;
 
 use aws_sigv4::http_request::{
-    sign, PayloadChecksumKind, PercentEncodingMode, SessionTokenMode, SignableBody, SignableRequest,
-    SigningError, SigningSettings, UriPathNormalizationMode,
+    sign, PayloadChecksumKind, PercentEncodingMode, SessionTokenMode, SignableBody,
+    SignableRequest, SigningError, SigningSettings, UriPathNormalizationMode,
 };
 use aws_sigv4::sign::v4::signing_params::BuildError;
 use aws_sigv4::sign::v4::SigningParams;
@@ -84,9 +84,14 @@ pub fn sign_s3(
         SignableBody::Precomputed(req.payload_sha256.to_owned()),
     )
     .map_err(SignError::Sign)?;
-    let (instructions, _signature) = sign(signable, &params).map_err(SignError::Sign)?.into_parts();
+    let (instructions, _signature) = sign(signable, &params)
+        .map_err(SignError::Sign)?
+        .into_parts();
     let (headers, _query) = instructions.into_parts();
-    Ok(headers.into_iter().map(|h| (h.name(), h.value().to_owned())).collect())
+    Ok(headers
+        .into_iter()
+        .map(|h| (h.name(), h.value().to_owned()))
+        .collect())
 }
 
 #[cfg(test)]
@@ -138,14 +143,20 @@ mod tests {
             )
         );
         assert_eq!(header(&out, "x-amz-date"), Some("20130524T000000Z"));
-        assert_eq!(header(&out, "x-amz-content-sha256"), Some(req.payload_sha256));
+        assert_eq!(
+            header(&out, "x-amz-content-sha256"),
+            Some(req.payload_sha256)
+        );
         assert_eq!(header(&out, "x-amz-security-token"), None);
     }
 
     /// "Example: GET Object" of the same page.
     #[test]
     fn golden_get_object_vector() {
-        let headers = [("host", "examplebucket.s3.amazonaws.com"), ("range", "bytes=0-9")];
+        let headers = [
+            ("host", "examplebucket.s3.amazonaws.com"),
+            ("range", "bytes=0-9"),
+        ];
         let req = Request {
             method: "GET",
             url: "https://examplebucket.s3.amazonaws.com/test.txt",
@@ -154,7 +165,12 @@ mod tests {
         };
         let out = sign_s3(&req, &example_creds(None), "us-east-1", example_time()).unwrap();
         let auth = header(&out, "authorization").unwrap();
-        assert!(auth.ends_with("Signature=f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41"), "{auth}");
+        assert!(
+            auth.ends_with(
+                "Signature=f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41"
+            ),
+            "{auth}"
+        );
     }
 
     #[test]
@@ -166,15 +182,31 @@ mod tests {
             headers: &headers,
             payload_sha256: "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
         };
-        let out = sign_s3(&req, &example_creds(Some("TOKEN")), "us-east-1", example_time()).unwrap();
+        let out = sign_s3(
+            &req,
+            &example_creds(Some("TOKEN")),
+            "us-east-1",
+            example_time(),
+        )
+        .unwrap();
         assert_eq!(header(&out, "x-amz-security-token"), Some("TOKEN"));
         let auth = header(&out, "authorization").unwrap();
-        assert!(auth.contains("SignedHeaders=host;x-amz-content-sha256;x-amz-date;x-amz-security-token,"), "{auth}");
+        assert!(
+            auth.contains(
+                "SignedHeaders=host;x-amz-content-sha256;x-amz-date;x-amz-security-token,"
+            ),
+            "{auth}"
+        );
     }
 
     #[test]
     fn bad_url_is_an_error_not_a_panic() {
-        let req = Request { method: "PUT", url: "http://a b/\u{0}", headers: &[], payload_sha256: "00" };
+        let req = Request {
+            method: "PUT",
+            url: "http://a b/\u{0}",
+            headers: &[],
+            payload_sha256: "00",
+        };
         let err = sign_s3(&req, &example_creds(None), "us-east-1", example_time()).unwrap_err();
         assert!(err.to_string().starts_with("sigv4"), "{err}");
     }
