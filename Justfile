@@ -28,13 +28,18 @@ demo-target:
 demo: build demo-target
     scripts/demo.sh {{bin}} target/release/demo-target
 
-# Everything CI checks: formatting, clippy, unit + integration tests.
+# Prove Dockerfile.scratch without Docker: the static binary alone in an empty chroot as uid 65532.
+scratch-check: build demo-target
+    scripts/scratch-check.sh {{bin}} target/release/demo-target
+
+# Everything CI checks: formatting, clippy, unit + integration tests, the scratch image check.
 test: demo-target
     @command -v s3s-fs >/dev/null && command -v moto_server >/dev/null || scripts/setup.sh
     cargo fmt --all -- --check
     cargo clippy --locked --all-targets -- -D warnings
     cargo clippy --locked -p demo-target -- -D warnings
     DEMO_TARGET="$PWD/target/release/demo-target" cargo test --locked
+    just scratch-check
 
 # Benchmarks that print figures (tick cost, allocations, syscalls, RSS, binary size).
 bench: build demo-target

@@ -51,3 +51,22 @@ pub fn spool_meta(data: &[u8]) {
         let _ = crate::io::spool::Meta::from_json(m.to_json().as_bytes());
     }
 }
+
+/// STS `AssumeRoleWithWebIdentity` replies (and error bodies).
+pub fn sts_xml(data: &[u8]) {
+    let _ = crate::io::s3::credentials::parse_sts_xml(data);
+}
+
+/// Container / Pod Identity / IMDS credential JSON, and its timestamps.
+pub fn credentials_json(data: &[u8]) {
+    let _ = crate::io::s3::credentials::parse_container_json(data);
+    let _ = crate::io::s3::credentials::parse_iso8601(&String::from_utf8_lossy(data));
+}
+
+/// Shared credentials / config files, both dialects.
+pub fn aws_profile(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    for (name, is_config) in [("default", false), ("default", true), ("dev", true)] {
+        let _ = crate::io::s3::credentials::parse_profile(&text, name, is_config);
+    }
+}

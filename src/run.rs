@@ -70,7 +70,7 @@ impl Recorder {
         let mut line = heapless::String::<48>::new();
         let secs = now.saturating_duration_since(origin).as_secs_f64();
         // 48 bytes always hold "<f64 with 3 decimals>,<u64>\n" for sane uptimes.
-        if write!(line, "{secs:.3},{bytes}\n").is_ok() {
+        if writeln!(line, "{secs:.3},{bytes}").is_ok() {
             let _ = self.file.write_all(line.as_bytes());
         }
     }

@@ -9,8 +9,9 @@
 //!   dump restarts the slow-leak cooldown too.
 //! - When an event takes a dump, baseline = the current P50.
 //! - A detection the cooldown holds back is reported once per episode
-//!   (`dump: false`), then stays quiet until the condition clears or a
-//!   dump starts a new episode (the baseline moved).
+//!   (`dump: false`), then stays quiet until the condition clears. The dump
+//!   that opens an episode is its report: a spike still high on the next
+//!   tick is the same episode, not a new line.
 
 use std::time::{Duration, Instant};
 
@@ -155,7 +156,7 @@ impl Detector {
             if self.spike.ready(now, self.params.spike_cooldown) {
                 self.spike = Rule {
                     last_dump: Some(now),
-                    episode_reported: false,
+                    episode_reported: true,
                 };
                 self.leak.last_dump = Some(now);
                 self.baseline = Some(p50);
@@ -173,7 +174,7 @@ impl Detector {
         if self.leak.ready(now, self.params.leak_cooldown) {
             self.leak = Rule {
                 last_dump: Some(now),
-                episode_reported: false,
+                episode_reported: true,
             };
             self.baseline = Some(p50);
             return Some(event(Kind::SlowLeak, true));
@@ -282,10 +283,14 @@ mod tests {
         feed(&mut d, t0, 0, &[1000]);
         let ev = feed(&mut d, t0, 1, &[1200]);
         assert!(ev[0].1.dump);
-        // Still growing inside the 30 s cooldown: reported once, without a dump.
-        let ev = feed(&mut d, t0, 2, &[1400, 1500, 1600]);
+        // Still above the moved baseline on the next tick: the same episode.
+        assert!(feed(&mut d, t0, 2, &[1350]).is_empty());
+        // Back under, then a new crossing inside the 30 s cooldown: reported
+        // once, without a dump.
+        assert!(feed(&mut d, t0, 3, &[1250]).is_empty());
+        let ev = feed(&mut d, t0, 4, &[1400, 1500, 1600]);
         assert_eq!(ev.len(), 1);
-        assert_eq!((ev[0].0, ev[0].1.dump), (2, false));
+        assert_eq!((ev[0].0, ev[0].1.dump), (4, false));
         // At exactly 30 s after the dump the cooldown has passed.
         let ev = feed(&mut d, t0, 31, &[1700]);
         assert_eq!(ev.len(), 1);
@@ -302,8 +307,10 @@ mod tests {
         let ev = feed(&mut d, t0, 3, &[1000]);
         assert_eq!(ev[0].1.kind, Kind::Spike);
         assert!(ev[0].1.dump);
-        // Within the spike cooldown (3 ticks × 1 s) another spike is held back.
-        let ev = feed(&mut d, t0, 4, &[5000]);
+        // Back to normal, then within the spike cooldown (3 ticks × 1 s) a
+        // new spike is held back and reported once.
+        assert!(feed(&mut d, t0, 4, &[100]).is_empty());
+        let ev = feed(&mut d, t0, 5, &[5000]);
         assert_eq!((ev[0].1.kind, ev[0].1.dump), (Kind::Spike, false));
         // The spike dump restarted the slow-leak cooldown: a leak 10 s later is held back.
         let ev = feed(&mut d, t0, 14, &[5000, 5000]);
@@ -312,6 +319,16 @@ mod tests {
         // 30 s after the spike it may dump.
         let ev = feed(&mut d, t0, 33, &[6000]);
         assert_eq!((ev[0].1.kind, ev[0].1.dump), (Kind::SlowLeak, true));
+    }
+
+    #[test]
+    fn a_spike_still_high_on_the_next_tick_is_the_same_episode() {
+        let t0 = Instant::now();
+        let mut d = Detector::new(params(60));
+        feed(&mut d, t0, 0, &[100; 60]);
+        assert!(feed(&mut d, t0, 60, &[1000])[0].1.dump);
+        // P95 of 60 samples ignores one high sample: the condition holds, silently.
+        assert!(feed(&mut d, t0, 61, &[1000, 1000]).is_empty());
     }
 
     #[test]
