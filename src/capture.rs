@@ -28,8 +28,14 @@ pub struct Job {
 /// What happened to a job, for whoever wants to know (uploader, metrics).
 #[derive(Debug)]
 pub enum Outcome {
-    Spooled { path: PathBuf, key: String, bytes: u64 },
-    NotTaken { reason: String },
+    Spooled {
+        path: PathBuf,
+        key: String,
+        bytes: u64,
+    },
+    NotTaken {
+        reason: String,
+    },
 }
 
 pub struct Worker {
@@ -68,7 +74,14 @@ impl Worker {
     }
 }
 
-fn serve(rx: Receiver<Job>, spool: &Spool, cfg: &CaptureConfig, pod: &str, prefix: &str, tell: &dyn Fn(&Outcome)) {
+fn serve(
+    rx: Receiver<Job>,
+    spool: &Spool,
+    cfg: &CaptureConfig,
+    pod: &str,
+    prefix: &str,
+    tell: &dyn Fn(&Outcome),
+) {
     while let Ok(job) = rx.recv() {
         let outcome = take(&job, spool, cfg, pod, prefix);
         match &outcome {
@@ -85,7 +98,12 @@ fn serve(rx: Receiver<Job>, spool: &Spool, cfg: &CaptureConfig, pod: &str, prefi
             ),
             Outcome::NotTaken { reason } => log::warn(
                 "dump-not-taken",
-                &[("target", &job.target), ("pid", &job.pid), ("reason", &job.reason), ("why", reason)],
+                &[
+                    ("target", &job.target),
+                    ("pid", &job.pid),
+                    ("reason", &job.reason),
+                    ("why", reason),
+                ],
             ),
         }
         tell(&outcome);
@@ -101,7 +119,10 @@ fn take(job: &Job, spool: &Spool, cfg: &CaptureConfig, pod: &str, prefix: &str) 
     let jemalloc = match heapdump::stats(&job.socket, cfg) {
         Ok(s) => Some(s),
         Err(e) => {
-            log::warn("stats-failed", &[("target", &job.target), ("pid", &job.pid), ("error", &e)]);
+            log::warn(
+                "stats-failed",
+                &[("target", &job.target), ("pid", &job.pid), ("error", &e)],
+            );
             None
         }
     };
@@ -135,10 +156,21 @@ fn take(job: &Job, spool: &Spool, cfg: &CaptureConfig, pod: &str, prefix: &str) 
         bytes: captured.bytes,
     };
     if !captured.gzip_ok {
-        log::warn("dump-not-gzip", &[("target", &job.target), ("pid", &job.pid), ("bytes", &captured.bytes)]);
+        log::warn(
+            "dump-not-gzip",
+            &[
+                ("target", &job.target),
+                ("pid", &job.pid),
+                ("bytes", &captured.bytes),
+            ],
+        );
     }
     match writer.commit(meta) {
-        Ok(p) => Outcome::Spooled { path: p.dump, key, bytes: captured.bytes },
+        Ok(p) => Outcome::Spooled {
+            path: p.dump,
+            key,
+            bytes: captured.bytes,
+        },
         Err(e) => not_taken(e.to_string()),
     }
 }

@@ -123,35 +123,135 @@ impl fmt::Display for ConfigError {
 
 /// Every setting: env var name, flag name, meaning (for `--help`).
 pub const SETTINGS: &[(&str, &str, &str)] = &[
-    ("BINARY_NAME", "--binary-name", "target process name (comm, exe or argv[0] file name)"),
+    (
+        "BINARY_NAME",
+        "--binary-name",
+        "target process name (comm, exe or argv[0] file name)",
+    ),
     ("TARGET_PID", "--pid", "watch this pid instead of a name"),
-    ("TARGET_PIDFILE", "--pidfile", "read the target pid from this file"),
-    ("CHECK_INTERVAL", "--check-interval", "time between samples (500ms, 10s, 1m)"),
-    ("MEMORY_CHANGE_THRESHOLD", "--memory-change-threshold", "bytes above baseline P50 that count as a slow leak (200MB, 1.5GiB)"),
-    ("INITIAL_DELAY", "--initial-delay", "wait before the baseline dump"),
-    ("DUMP_COOLDOWN", "--dump-cooldown", "minimum time between slow-leak dumps"),
-    ("HISTORY_WINDOW_SIZE", "--history-window-size", "samples in the sliding window (default 60, max 4096)"),
-    ("SPIKE_MULTIPLIER", "--spike-multiplier", "spike when a sample > P95 x this (default 3)"),
-    ("BASELINE_SETTLE", "--baseline-settle", "pause after the baseline dump before the window fills (default 60s)"),
-    ("POD_NAME", "--pod-name", "used in object keys and messages (default: hostname)"),
-    ("S3_BUCKET", "--s3-bucket", "bucket for dumps (without it dumps stay in the spool)"),
-    ("S3_PATH_PREFIX", "--s3-path-prefix", "key prefix, used verbatim"),
-    ("AWS_REGION", "--aws-region", "S3 region (or AWS_DEFAULT_REGION; default us-east-1)"),
-    ("AWS_ENDPOINT_URL_S3", "--s3-endpoint", "S3-compatible endpoint (or AWS_ENDPOINT_URL)"),
-    ("S3_FORCE_PATH_STYLE", "--s3-force-path-style", "path-style addressing (true/false)"),
+    (
+        "TARGET_PIDFILE",
+        "--pidfile",
+        "read the target pid from this file",
+    ),
+    (
+        "CHECK_INTERVAL",
+        "--check-interval",
+        "time between samples (500ms, 10s, 1m)",
+    ),
+    (
+        "MEMORY_CHANGE_THRESHOLD",
+        "--memory-change-threshold",
+        "bytes above baseline P50 that count as a slow leak (200MB, 1.5GiB)",
+    ),
+    (
+        "INITIAL_DELAY",
+        "--initial-delay",
+        "wait before the baseline dump",
+    ),
+    (
+        "DUMP_COOLDOWN",
+        "--dump-cooldown",
+        "minimum time between slow-leak dumps",
+    ),
+    (
+        "HISTORY_WINDOW_SIZE",
+        "--history-window-size",
+        "samples in the sliding window (default 60, max 4096)",
+    ),
+    (
+        "SPIKE_MULTIPLIER",
+        "--spike-multiplier",
+        "spike when a sample > P95 x this (default 3)",
+    ),
+    (
+        "BASELINE_SETTLE",
+        "--baseline-settle",
+        "pause after the baseline dump before the window fills (default 60s)",
+    ),
+    (
+        "POD_NAME",
+        "--pod-name",
+        "used in object keys and messages (default: hostname)",
+    ),
+    (
+        "S3_BUCKET",
+        "--s3-bucket",
+        "bucket for dumps (without it dumps stay in the spool)",
+    ),
+    (
+        "S3_PATH_PREFIX",
+        "--s3-path-prefix",
+        "key prefix, used verbatim",
+    ),
+    (
+        "AWS_REGION",
+        "--aws-region",
+        "S3 region (or AWS_DEFAULT_REGION; default us-east-1)",
+    ),
+    (
+        "AWS_ENDPOINT_URL_S3",
+        "--s3-endpoint",
+        "S3-compatible endpoint (or AWS_ENDPOINT_URL)",
+    ),
+    (
+        "S3_FORCE_PATH_STYLE",
+        "--s3-force-path-style",
+        "path-style addressing (true/false)",
+    ),
     ("SSL_CERT_FILE", "--ssl-cert-file", "extra CA bundle (PEM)"),
-    ("SPOOL_DIR", "--spool-dir", "durable local spool (default /tmp/memory-monitor/spool)"),
-    ("SPOOL_MAX_BYTES", "--spool-max-bytes", "spool cap; new dumps are refused beyond it (default 5GiB)"),
-    ("HEAP_DUMP_SOCKET", "--heap-dump-socket", "socket path (default /tmp/heap_dump_<exe name>.sock)"),
-    ("DUMP_MAX_BYTES", "--dump-max-bytes", "size cap for one dump (default 4GiB)"),
-    ("DUMP_CONNECT_TIMEOUT", "--dump-connect-timeout", "socket connect timeout (default 5s)"),
-    ("DUMP_READ_TIMEOUT", "--dump-read-timeout", "socket read timeout (default 90s)"),
-    ("SLACK_API_TOKEN", "--slack-api-token", "Slack bot token (secret)"),
-    ("SLACK_CHANNEL", "--slack-channel", "override the channel chosen from ENVIRONMENT"),
-    ("ENVIRONMENT", "--environment", "prod -> alerts-prod; staging/shadow -> alerts-barn; other -> alerts-temp"),
+    (
+        "SPOOL_DIR",
+        "--spool-dir",
+        "durable local spool (default /tmp/memory-monitor/spool)",
+    ),
+    (
+        "SPOOL_MAX_BYTES",
+        "--spool-max-bytes",
+        "spool cap; new dumps are refused beyond it (default 5GiB)",
+    ),
+    (
+        "HEAP_DUMP_SOCKET",
+        "--heap-dump-socket",
+        "socket path (default /tmp/heap_dump_<exe name>.sock)",
+    ),
+    (
+        "DUMP_MAX_BYTES",
+        "--dump-max-bytes",
+        "size cap for one dump (default 4GiB)",
+    ),
+    (
+        "DUMP_CONNECT_TIMEOUT",
+        "--dump-connect-timeout",
+        "socket connect timeout (default 5s)",
+    ),
+    (
+        "DUMP_READ_TIMEOUT",
+        "--dump-read-timeout",
+        "socket read timeout (default 90s)",
+    ),
+    (
+        "SLACK_API_TOKEN",
+        "--slack-api-token",
+        "Slack bot token (secret)",
+    ),
+    (
+        "SLACK_CHANNEL",
+        "--slack-channel",
+        "override the channel chosen from ENVIRONMENT",
+    ),
+    (
+        "ENVIRONMENT",
+        "--environment",
+        "prod -> alerts-prod; staging/shadow -> alerts-barn; other -> alerts-temp",
+    ),
     ("NETWORK", "--network", "included in alert text"),
     ("LOG_FORMAT", "--log-format", "logfmt (default) or json"),
-    ("RECORD_FILE", "--record", "append every sample as CSV seconds,bytes"),
+    (
+        "RECORD_FILE",
+        "--record",
+        "append every sample as CSV seconds,bytes",
+    ),
 ];
 
 const SECRETS: &[&str] = &["SLACK_API_TOKEN"];
@@ -164,7 +264,10 @@ pub struct Source<'a> {
 
 impl<'a> Source<'a> {
     pub fn new(env: &'a dyn Fn(&str) -> Option<String>) -> Source<'a> {
-        Source { env, flags: Vec::new() }
+        Source {
+            env,
+            flags: Vec::new(),
+        }
     }
 
     /// The value of a variable: a flag beats the environment; empty is unset.
@@ -214,28 +317,43 @@ pub fn parse_args<'a>(
             continue;
         }
         let Some(&(var, _, _)) = SETTINGS.iter().find(|(_, f, _)| &f[2..] == name) else {
-            errors.push(ConfigError { name: format!("--{name}"), message: "unknown flag (see --help)".into() });
+            errors.push(ConfigError {
+                name: format!("--{name}"),
+                message: "unknown flag (see --help)".into(),
+            });
             continue;
         };
         match inline.or_else(|| it.next().cloned()) {
             Some(value) => src.flags.push((var, value)),
-            None => errors.push(ConfigError { name: format!("--{name}"), message: "needs a value".into() }),
+            None => errors.push(ConfigError {
+                name: format!("--{name}"),
+                message: "needs a value".into(),
+            }),
         }
     }
     let command = match positional.first().map(String::as_str) {
         None | Some("run") => Command::Run,
         Some("check-config") => Command::CheckConfig,
         Some("replay") => match positional.get(1) {
-            Some(file) => Command::Replay { file: PathBuf::from(file), json },
+            Some(file) => Command::Replay {
+                file: PathBuf::from(file),
+                json,
+            },
             None => {
-                errors.push(ConfigError { name: "replay".into(), message: "needs a trace file: replay FILE".into() });
+                errors.push(ConfigError {
+                    name: "replay".into(),
+                    message: "needs a trace file: replay FILE".into(),
+                });
                 Command::Help
             }
         },
         Some("inspect") => match positional.get(1) {
             Some(t) => Command::Inspect { target: t.clone() },
             None => {
-                errors.push(ConfigError { name: "inspect".into(), message: "needs a pid or name: inspect <pid|name>".into() });
+                errors.push(ConfigError {
+                    name: "inspect".into(),
+                    message: "needs a pid or name: inspect <pid|name>".into(),
+                });
                 Command::Help
             }
         },
@@ -251,8 +369,16 @@ pub fn parse_args<'a>(
         Command::Run | Command::CheckConfig => positional.len().saturating_sub(1),
         _ => positional.len().saturating_sub(2),
     };
-    if extra > 0 && matches!(command, Command::Run | Command::CheckConfig | Command::Replay { .. }) {
-        errors.push(ConfigError { name: "arguments".into(), message: format!("unexpected {:?}", positional.last()) });
+    if extra > 0
+        && matches!(
+            command,
+            Command::Run | Command::CheckConfig | Command::Replay { .. }
+        )
+    {
+        errors.push(ConfigError {
+            name: "arguments".into(),
+            message: format!("unexpected {:?}", positional.last()),
+        });
     }
     (command, src, errors)
 }
@@ -265,14 +391,24 @@ struct Reader<'s, 'a> {
 
 impl Reader<'_, '_> {
     fn fail(&mut self, var: &str, value: &str, why: impl fmt::Display) {
-        self.errors.push(ConfigError { name: var.to_string(), message: format!("{value:?}: {why}") });
+        self.errors.push(ConfigError {
+            name: var.to_string(),
+            message: format!("{value:?}: {why}"),
+        });
     }
 
     fn missing(&mut self, var: &str, hint: &str) {
-        self.errors.push(ConfigError { name: var.to_string(), message: format!("is required{hint}") });
+        self.errors.push(ConfigError {
+            name: var.to_string(),
+            message: format!("is required{hint}"),
+        });
     }
 
-    fn parsed<T, E: fmt::Display>(&mut self, var: &str, f: impl Fn(&str) -> Result<T, E>) -> Option<T> {
+    fn parsed<T, E: fmt::Display>(
+        &mut self,
+        var: &str,
+        f: impl Fn(&str) -> Result<T, E>,
+    ) -> Option<T> {
         let value = self.src.get(var)?;
         match f(&value) {
             Ok(v) => Some(v),
@@ -283,7 +419,11 @@ impl Reader<'_, '_> {
         }
     }
 
-    fn required<T, E: fmt::Display>(&mut self, var: &str, f: impl Fn(&str) -> Result<T, E>) -> Option<T> {
+    fn required<T, E: fmt::Display>(
+        &mut self,
+        var: &str,
+        f: impl Fn(&str) -> Result<T, E>,
+    ) -> Option<T> {
         if self.src.get(var).is_none() {
             self.missing(var, "");
             return None;
@@ -333,7 +473,9 @@ fn detect(r: &mut Reader<'_, '_>) -> Option<DetectConfig> {
     let threshold = r.required("MEMORY_CHANGE_THRESHOLD", units::parse_size);
     let cooldown = r.required("DUMP_COOLDOWN", units::parse_duration);
     let window = r.parsed("HISTORY_WINDOW_SIZE", window_size).unwrap_or(60);
-    let mult = r.parsed("SPIKE_MULTIPLIER", multiplier).unwrap_or(3_000_000);
+    let mult = r
+        .parsed("SPIKE_MULTIPLIER", multiplier)
+        .unwrap_or(3_000_000);
     Some(DetectConfig {
         interval: interval?,
         threshold_bytes: threshold?,
@@ -345,7 +487,10 @@ fn detect(r: &mut Reader<'_, '_>) -> Option<DetectConfig> {
 
 /// Only the detection settings: what `replay` needs.
 pub fn detect_config(src: &Source<'_>) -> Result<DetectConfig, Vec<ConfigError>> {
-    let mut r = Reader { src, errors: Vec::new() };
+    let mut r = Reader {
+        src,
+        errors: Vec::new(),
+    };
     match (detect(&mut r), r.errors.is_empty()) {
         (Some(d), true) => Ok(d),
         _ => Err(r.errors),
@@ -365,7 +510,11 @@ fn target(r: &mut Reader<'_, '_>) -> Option<TargetSpec> {
     }
     if let Some(name) = r.string("BINARY_NAME") {
         if name.contains('/') {
-            r.fail("BINARY_NAME", &name, "a process name, not a path (drop the directories)");
+            r.fail(
+                "BINARY_NAME",
+                &name,
+                "a process name, not a path (drop the directories)",
+            );
             return None;
         }
         return Some(TargetSpec::Name(name));
@@ -379,7 +528,9 @@ fn target(r: &mut Reader<'_, '_>) -> Option<TargetSpec> {
 fn s3(r: &mut Reader<'_, '_>) -> Option<S3Config> {
     let bucket = r.string("S3_BUCKET");
     let prefix = r.string("S3_PATH_PREFIX");
-    let endpoint = r.string("AWS_ENDPOINT_URL_S3").or_else(|| r.string("AWS_ENDPOINT_URL"));
+    let endpoint = r
+        .string("AWS_ENDPOINT_URL_S3")
+        .or_else(|| r.string("AWS_ENDPOINT_URL"));
     if let Some(e) = &endpoint {
         if !(e.starts_with("https://") || e.starts_with("http://")) {
             r.fail("AWS_ENDPOINT_URL_S3", e, "want an http:// or https:// URL");
@@ -416,26 +567,44 @@ fn channel_for(environment: &str) -> &'static str {
 /// The full configuration of `run` (and `check-config`), all errors at once.
 /// `hostname` is the POD_NAME fallback.
 pub fn parse(src: &Source<'_>, hostname: &str) -> Result<Config, Vec<ConfigError>> {
-    let mut r = Reader { src, errors: Vec::new() };
+    let mut r = Reader {
+        src,
+        errors: Vec::new(),
+    };
     let target = target(&mut r);
     let detect = detect(&mut r);
     let initial_delay = r.required("INITIAL_DELAY", units::parse_duration);
-    let settle = r.parsed("BASELINE_SETTLE", units::parse_duration).unwrap_or(Duration::from_secs(60));
+    let settle = r
+        .parsed("BASELINE_SETTLE", units::parse_duration)
+        .unwrap_or(Duration::from_secs(60));
     let capture = CaptureConfig {
         socket_override: r.string("HEAP_DUMP_SOCKET").map(PathBuf::from),
-        max_bytes: r.parsed("DUMP_MAX_BYTES", units::parse_size).unwrap_or(4 << 30),
-        connect_timeout: r.parsed("DUMP_CONNECT_TIMEOUT", positive_duration).unwrap_or(Duration::from_secs(5)),
-        read_timeout: r.parsed("DUMP_READ_TIMEOUT", positive_duration).unwrap_or(Duration::from_secs(90)),
+        max_bytes: r
+            .parsed("DUMP_MAX_BYTES", units::parse_size)
+            .unwrap_or(4 << 30),
+        connect_timeout: r
+            .parsed("DUMP_CONNECT_TIMEOUT", positive_duration)
+            .unwrap_or(Duration::from_secs(5)),
+        read_timeout: r
+            .parsed("DUMP_READ_TIMEOUT", positive_duration)
+            .unwrap_or(Duration::from_secs(90)),
     };
     let spool = SpoolConfig {
-        dir: PathBuf::from(r.string("SPOOL_DIR").unwrap_or_else(|| "/tmp/memory-monitor/spool".into())),
-        max_bytes: r.parsed("SPOOL_MAX_BYTES", units::parse_size).unwrap_or(5 << 30),
+        dir: PathBuf::from(
+            r.string("SPOOL_DIR")
+                .unwrap_or_else(|| "/tmp/memory-monitor/spool".into()),
+        ),
+        max_bytes: r
+            .parsed("SPOOL_MAX_BYTES", units::parse_size)
+            .unwrap_or(5 << 30),
     };
     let s3 = s3(&mut r);
     let environment = r.string("ENVIRONMENT").unwrap_or_default();
     let notify = NotifyConfig {
         slack_token: r.string("SLACK_API_TOKEN"),
-        slack_channel: r.string("SLACK_CHANNEL").unwrap_or_else(|| channel_for(&environment).into()),
+        slack_channel: r
+            .string("SLACK_CHANNEL")
+            .unwrap_or_else(|| channel_for(&environment).into()),
         environment,
         network: r.string("NETWORK"),
     };

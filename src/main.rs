@@ -63,7 +63,13 @@ fn main() -> ExitCode {
                 eprintln!("memory-monitor: cannot install signal handlers: {e}");
                 return ExitCode::from(1);
             }
-            log::info("start", &[("version", &env!("CARGO_PKG_VERSION")), ("pod", &config.pod_name)]);
+            log::info(
+                "start",
+                &[
+                    ("version", &env!("CARGO_PKG_VERSION")),
+                    ("pod", &config.pod_name),
+                ],
+            );
             Monitor::new(config, Box::new(|_| {})).run();
             ExitCode::SUCCESS
         }
@@ -72,7 +78,11 @@ fn main() -> ExitCode {
 
 fn config_failed(errors: &[ConfigError]) -> ExitCode {
     let mut err = std::io::stderr().lock();
-    let _ = writeln!(err, "memory-monitor: {} configuration problem(s):", errors.len());
+    let _ = writeln!(
+        err,
+        "memory-monitor: {} configuration problem(s):",
+        errors.len()
+    );
     for e in errors {
         let _ = writeln!(err, "  {e}");
     }
@@ -111,7 +121,11 @@ fn replay(path: &std::path::Path, params: Params, json: bool) -> ExitCode {
         let line = match line {
             Ok(l) => l,
             Err(e) => {
-                eprintln!("memory-monitor: replay {}: line {}: {e}", path.display(), i + 1);
+                eprintln!(
+                    "memory-monitor: replay {}: line {}: {e}",
+                    path.display(),
+                    i + 1
+                );
                 return ExitCode::from(2);
             }
         };
@@ -119,7 +133,11 @@ fn replay(path: &std::path::Path, params: Params, json: bool) -> ExitCode {
             Ok(Some((t, e))) => {
                 events += 1;
                 dumps += u64::from(e.dump);
-                let _ = if json { writeln!(out, "{}", JsonLine(t, &e)) } else { writeln!(out, "{}", TextLine(t, &e)) };
+                let _ = if json {
+                    writeln!(out, "{}", JsonLine(t, &e))
+                } else {
+                    writeln!(out, "{}", TextLine(t, &e))
+                };
             }
             Ok(None) => {}
             Err(e) => {
@@ -129,7 +147,11 @@ fn replay(path: &std::path::Path, params: Params, json: bool) -> ExitCode {
         }
     }
     if !json {
-        let _ = writeln!(out, "{} samples, {events} events, {dumps} dumps", replayer.samples);
+        let _ = writeln!(
+            out,
+            "{} samples, {events} events, {dumps} dumps",
+            replayer.samples
+        );
     }
     ExitCode::SUCCESS
 }

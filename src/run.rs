@@ -28,9 +28,13 @@ const CAPTURE_GRACE: Duration = Duration::from_millis(1500);
 
 enum Phase {
     /// Waiting INITIAL_DELAY before the baseline dump.
-    Delay { until: Instant },
+    Delay {
+        until: Instant,
+    },
     /// After the baseline dump: the dump itself allocates in the target.
-    Settle { until: Instant },
+    Settle {
+        until: Instant,
+    },
     Watching,
 }
 
@@ -92,12 +96,27 @@ impl Monitor {
     pub fn new(config: Config, on_outcome: Box<dyn Fn(&Outcome) + Send>) -> Monitor {
         let capture = match Spool::open(&config.spool) {
             Ok(spool) => {
-                let prefix = config.s3.as_ref().map(|s| s.prefix.clone()).unwrap_or_default();
-                let worker = Worker::spawn(spool, config.capture.clone(), config.pod_name.clone(), prefix, on_outcome);
-                worker.map_err(|e| log::error("capture-unavailable", &[("error", &e)])).ok()
+                let prefix = config
+                    .s3
+                    .as_ref()
+                    .map(|s| s.prefix.clone())
+                    .unwrap_or_default();
+                let worker = Worker::spawn(
+                    spool,
+                    config.capture.clone(),
+                    config.pod_name.clone(),
+                    prefix,
+                    on_outcome,
+                );
+                worker
+                    .map_err(|e| log::error("capture-unavailable", &[("error", &e)]))
+                    .ok()
             }
             Err(e) => {
-                log::error("spool-unavailable", &[("dir", &config.spool.dir.display()), ("error", &e)]);
+                log::error(
+                    "spool-unavailable",
+                    &[("dir", &config.spool.dir.display()), ("error", &e)],
+                );
                 None
             }
         };
@@ -159,7 +178,10 @@ impl Monitor {
                 }
                 Err(ReadError::Io(e)) => {
                     let t = &self.targets[i];
-                    log::warn("sample-skipped", &[("target", &t.name), ("pid", &t.inc.pid), ("error", &e)]);
+                    log::warn(
+                        "sample-skipped",
+                        &[("target", &t.name), ("pid", &t.inc.pid), ("error", &e)],
+                    );
                     i += 1;
                 }
             }
@@ -170,24 +192,44 @@ impl Monitor {
         let t = &mut self.targets[i];
         t.last = Some(sample);
         // Kernels before 4.5 have no RssAnon: VmRSS is the closest we have.
-        let Some(bytes) = sample.rss_anon.or(sample.vm_rss) else { return };
+        let Some(bytes) = sample.rss_anon.or(sample.vm_rss) else {
+            return;
+        };
         if let Some(r) = t.record.as_mut() {
             r.row(now, bytes);
         }
         match t.phase {
             Phase::Delay { until } if now >= until => {
-                t.phase = Phase::Settle { until: now + self.config.baseline_settle };
+                t.phase = Phase::Settle {
+                    until: now + self.config.baseline_settle,
+                };
                 let job = job(t, "baseline", Some(bytes), None);
-                log::info("baseline-dump", &[("target", &t.name), ("pid", &t.inc.pid), ("rss_anon", &bytes)]);
+                log::info(
+                    "baseline-dump",
+                    &[
+                        ("target", &t.name),
+                        ("pid", &t.inc.pid),
+                        ("rss_anon", &bytes),
+                    ],
+                );
                 self.request(job);
             }
             Phase::Settle { until } if now >= until => {
                 t.phase = Phase::Watching;
-                log::info("watching", &[("target", &t.name), ("pid", &t.inc.pid), ("window", &self.params.window_size)]);
+                log::info(
+                    "watching",
+                    &[
+                        ("target", &t.name),
+                        ("pid", &t.inc.pid),
+                        ("window", &self.params.window_size),
+                    ],
+                );
             }
             Phase::Watching => {
                 if let Some(event) = t.detector.on_sample(now, bytes) {
-                    let job = event.dump.then(|| job(t, event.kind.as_str(), Some(bytes), Some(event.baseline)));
+                    let job = event
+                        .dump
+                        .then(|| job(t, event.kind.as_str(), Some(bytes), Some(event.baseline)));
                     report(t, &event, &self.config);
                     if let Some(job) = job {
                         self.request(job);
@@ -201,7 +243,10 @@ impl Monitor {
     fn request(&self, job: Job) {
         match &self.capture {
             Some(w) => w.request(job),
-            None => log::warn("dump-not-taken", &[("target", &job.target), ("why", &"no usable spool")]),
+            None => log::warn(
+                "dump-not-taken",
+                &[("target", &job.target), ("why", &"no usable spool")],
+            ),
         }
     }
 
@@ -216,14 +261,21 @@ impl Monitor {
                 ("peak_vm_hwm", &opt(last.vm_hwm)),
             ],
         );
-        self.ended = Some(Ended { pid: t.inc.pid, rss_anon: last.rss_anon, peak: last.vm_hwm });
+        self.ended = Some(Ended {
+            pid: t.inc.pid,
+            rss_anon: last.rss_anon,
+            peak: last.vm_hwm,
+        });
         self.lost += 1;
         self.waiting_logged = false;
     }
 
     /// Scans for targets we do not track yet (only while one is missing).
     fn look(&mut self, now: Instant) {
-        if self.last_scan.is_some_and(|t| now.saturating_duration_since(t) < SCAN_EVERY) {
+        if self
+            .last_scan
+            .is_some_and(|t| now.saturating_duration_since(t) < SCAN_EVERY)
+        {
             return;
         }
         self.last_scan = Some(now);
@@ -250,14 +302,21 @@ impl Monitor {
         }
         self.lost = self.lost.saturating_sub(added);
         if self.targets.is_empty() && !self.waiting_logged {
-            log::info("waiting-for-target", &[("target", &spec_text(&self.config.target))]);
+            log::info(
+                "waiting-for-target",
+                &[("target", &spec_text(&self.config.target))],
+            );
             self.waiting_logged = true;
         }
     }
 
     fn announce(&mut self, t: &Target) {
-        let fields: [(&str, &dyn std::fmt::Display); 4] =
-            [("target", &t.name), ("pid", &t.inc.pid), ("starttime", &t.inc.starttime), ("socket", &t.socket.display())];
+        let fields: [(&str, &dyn std::fmt::Display); 4] = [
+            ("target", &t.name),
+            ("pid", &t.inc.pid),
+            ("starttime", &t.inc.starttime),
+            ("socket", &t.socket.display()),
+        ];
         match self.ended.take() {
             Some(e) => log::warn(
                 "restart",
@@ -291,7 +350,9 @@ impl Monitor {
             },
             status,
             detector: Box::new(Detector::new(self.params)),
-            phase: Phase::Delay { until: now + self.config.initial_delay },
+            phase: Phase::Delay {
+                until: now + self.config.initial_delay,
+            },
             last: None,
             record,
         })
@@ -328,9 +389,17 @@ fn job(t: &Target, reason: &'static str, rss_anon: Option<u64>, baseline: Option
 fn report(t: &Target, e: &Event, config: &Config) {
     let s = t.last.unwrap_or_default();
     let ticks_per_hour = 3600.0 / config.detect.interval.as_secs_f64();
-    let rate = t.detector.window().slope_per_tick().map_or(0, |b| (b * ticks_per_hour) as i64);
+    let rate = t
+        .detector
+        .window()
+        .slope_per_tick()
+        .map_or(0, |b| (b * ticks_per_hour) as i64);
     log::write(
-        if e.dump { log::Level::Warn } else { log::Level::Info },
+        if e.dump {
+            log::Level::Warn
+        } else {
+            log::Level::Info
+        },
         e.kind.as_str(),
         &[
             ("target", &t.name),

@@ -37,7 +37,10 @@ static GLOBAL: Counting = Counting;
 #[test]
 fn a_steady_state_tick_allocates_nothing() {
     // A real process whose memory moves, so the detector sees changing values.
-    let mut child = std::process::Command::new("sleep").arg("30").spawn().unwrap();
+    let mut child = std::process::Command::new("sleep")
+        .arg("30")
+        .spawn()
+        .unwrap();
     let status = StatusFile::open(child.id()).unwrap();
     let own = StatusFile::open(std::process::id()).unwrap();
     for window_size in [60, CAPACITY] {
@@ -62,11 +65,23 @@ fn a_steady_state_tick_allocates_nothing() {
             let s = status.read(&mut buf).map_err(|_| ()).unwrap();
             let o = own.read(&mut buf).map_err(|_| ()).unwrap();
             // Alternate between two real processes' memory so rules get exercised.
-            let bytes = if i % 500 == 499 { o.vm_rss.unwrap() * 50 } else { s.rss_anon.unwrap() };
-            events += usize::from(detector.on_sample(t0 + Duration::from_secs(1000 + i), bytes).is_some());
+            let bytes = if i % 500 == 499 {
+                o.vm_rss.unwrap() * 50
+            } else {
+                s.rss_anon.unwrap()
+            };
+            events += usize::from(
+                detector
+                    .on_sample(t0 + Duration::from_secs(1000 + i), bytes)
+                    .is_some(),
+            );
         }
         let after = ALLOCS.load(Ordering::SeqCst);
-        assert_eq!(after - before, 0, "allocations in 2000 ticks (window {window_size})");
+        assert_eq!(
+            after - before,
+            0,
+            "allocations in 2000 ticks (window {window_size})"
+        );
         assert!(events > 0, "the spikes were detected");
     }
     let _ = child.kill();

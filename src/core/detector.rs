@@ -272,8 +272,15 @@ mod tests {
         let ev = feed(&mut d, t0, 5, &[1101, 1101]);
         assert_eq!(ev.len(), 1);
         let e = ev[0].1;
-        assert_eq!((e.kind, e.dump, e.p50, e.baseline), (Kind::SlowLeak, true, 1101, 1000));
-        assert_eq!(d.baseline(), Some(1101), "baseline moves to P50 after a dump");
+        assert_eq!(
+            (e.kind, e.dump, e.p50, e.baseline),
+            (Kind::SlowLeak, true, 1101, 1000)
+        );
+        assert_eq!(
+            d.baseline(),
+            Some(1101),
+            "baseline moves to P50 after a dump"
+        );
     }
 
     #[test]

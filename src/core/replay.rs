@@ -12,10 +12,22 @@ use crate::core::json::Quoted;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum ReplayError {
-    Columns { line: usize },
-    Seconds { line: usize, value: String },
-    Bytes { line: usize, value: String },
-    Backwards { line: usize, seconds: f64, previous: f64 },
+    Columns {
+        line: usize,
+    },
+    Seconds {
+        line: usize,
+        value: String,
+    },
+    Bytes {
+        line: usize,
+        value: String,
+    },
+    Backwards {
+        line: usize,
+        seconds: f64,
+        previous: f64,
+    },
 }
 
 impl fmt::Display for ReplayError {
@@ -30,7 +42,11 @@ impl fmt::Display for ReplayError {
             ReplayError::Bytes { line, value } => {
                 write!(f, "line {line}: bad bytes {value:?} (want a whole number)")
             }
-            ReplayError::Backwards { line, seconds, previous } => write!(
+            ReplayError::Backwards {
+                line,
+                seconds,
+                previous,
+            } => write!(
                 f,
                 "line {line}: time goes backwards ({seconds} after {previous})"
             ),
@@ -56,11 +72,17 @@ pub fn parse_row(line: &str, line_no: usize) -> Result<Option<(f64, u64)>, Repla
     let seconds = secs
         .parse::<f64>()
         .ok()
-        .filter(|s| s.is_finite() && *s >= 0.0 && secs.bytes().all(|b| b.is_ascii_digit() || b == b'.'))
-        .ok_or_else(|| ReplayError::Seconds { line: line_no, value: secs.to_string() })?;
-    let bytes = bytes
-        .parse::<u64>()
-        .map_err(|_| ReplayError::Bytes { line: line_no, value: bytes.to_string() })?;
+        .filter(|s| {
+            s.is_finite() && *s >= 0.0 && secs.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+        })
+        .ok_or_else(|| ReplayError::Seconds {
+            line: line_no,
+            value: secs.to_string(),
+        })?;
+    let bytes = bytes.parse::<u64>().map_err(|_| ReplayError::Bytes {
+        line: line_no,
+        value: bytes.to_string(),
+    })?;
     Ok(Some((seconds, bytes)))
 }
 
@@ -83,12 +105,20 @@ impl Replayer {
         }
     }
 
-    pub fn line(&mut self, line: &str, line_no: usize) -> Result<Option<(f64, Event)>, ReplayError> {
+    pub fn line(
+        &mut self,
+        line: &str,
+        line_no: usize,
+    ) -> Result<Option<(f64, Event)>, ReplayError> {
         let Some((seconds, bytes)) = parse_row(line, line_no)? else {
             return Ok(None);
         };
         if seconds < self.last_seconds {
-            return Err(ReplayError::Backwards { line: line_no, seconds, previous: self.last_seconds });
+            return Err(ReplayError::Backwards {
+                line: line_no,
+                seconds,
+                previous: self.last_seconds,
+            });
         }
         self.last_seconds = seconds;
         self.samples += 1;
@@ -133,7 +163,11 @@ impl fmt::Display for TextLine<'_> {
             h(e.p50),
             h(e.p95),
             h(e.baseline),
-            if e.dump { "DUMP" } else { "(cooldown: no dump)" }
+            if e.dump {
+                "DUMP"
+            } else {
+                "(cooldown: no dump)"
+            }
         )
     }
 }
@@ -174,7 +208,14 @@ mod tests {
             ]
         );
         assert_eq!(r.samples, 5);
-        let e = Event { kind: Kind::SlowLeak, bytes: 1, p50: 1, p95: 1, baseline: 0, dump: true };
+        let e = Event {
+            kind: Kind::SlowLeak,
+            bytes: 1,
+            p50: 1,
+            p95: 1,
+            baseline: 0,
+            dump: true,
+        };
         assert!(TextLine(1.0, &e).to_string().contains("slow-leak"));
     }
 
@@ -182,12 +223,27 @@ mod tests {
     fn bad_rows_name_the_line() {
         assert_eq!(parse_row("1;2", 3), Err(ReplayError::Columns { line: 3 }));
         assert_eq!(parse_row("x,2", 1), Ok(None), "header");
-        assert!(matches!(parse_row("x,2", 2), Err(ReplayError::Seconds { line: 2, .. })));
-        assert!(matches!(parse_row("-1,2", 2), Err(ReplayError::Seconds { .. })));
-        assert!(matches!(parse_row("inf,2", 2), Err(ReplayError::Seconds { .. })));
-        assert!(matches!(parse_row("1,2.5", 2), Err(ReplayError::Bytes { .. })));
+        assert!(matches!(
+            parse_row("x,2", 2),
+            Err(ReplayError::Seconds { line: 2, .. })
+        ));
+        assert!(matches!(
+            parse_row("-1,2", 2),
+            Err(ReplayError::Seconds { .. })
+        ));
+        assert!(matches!(
+            parse_row("inf,2", 2),
+            Err(ReplayError::Seconds { .. })
+        ));
+        assert!(matches!(
+            parse_row("1,2.5", 2),
+            Err(ReplayError::Bytes { .. })
+        ));
         let mut r = Replayer::new(params(), Instant::now());
         r.line("5,1", 1).unwrap();
-        assert!(matches!(r.line("4,1", 2), Err(ReplayError::Backwards { line: 2, .. })));
+        assert!(matches!(
+            r.line("4,1", 2),
+            Err(ReplayError::Backwards { line: 2, .. })
+        ));
     }
 }

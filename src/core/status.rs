@@ -136,7 +136,11 @@ mod tests {
         assert_eq!(s.vm_rss, Some(62_404 * 1024));
         assert_eq!(s.vm_hwm, Some(62_404 * 1024));
         assert_eq!(s.vm_swap, Some(0));
-        assert_eq!(scan_all(FIXTURES[1].1), s, "4.19 layout has the same fields");
+        assert_eq!(
+            scan_all(FIXTURES[1].1),
+            s,
+            "4.19 layout has the same fields"
+        );
 
         let old = scan_all(FIXTURES[2].1);
         assert_eq!(old.rss_anon, None, "3.10 has no RssAnon");
@@ -195,7 +199,9 @@ mod tests {
 
     #[test]
     fn malformed_values_are_skipped() {
-        let s = scan_all(b"RssAnon: lots kB\nVmRSS:\t99999999999999999999 kB\nVmHWM: 12 MB\nVmSwap: 7\n::\n\n");
+        let s = scan_all(
+            b"RssAnon: lots kB\nVmRSS:\t99999999999999999999 kB\nVmHWM: 12 MB\nVmSwap: 7\n::\n\n",
+        );
         assert_eq!(s.rss_anon, None);
         assert_eq!(s.vm_rss, None);
         assert_eq!(s.vm_hwm, None);

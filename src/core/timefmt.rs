@@ -84,7 +84,10 @@ mod tests {
 
     #[test]
     fn known_instants() {
-        assert_eq!(Utc::from_unix_ms(0).key().to_string(), "1970-01-01-00-00-00");
+        assert_eq!(
+            Utc::from_unix_ms(0).key().to_string(),
+            "1970-01-01-00-00-00"
+        );
         // 2026-11-22T04:18:19.5Z
         let t = Utc::from_unix_ms(1_795_321_099_500);
         assert_eq!(t.rfc3339().to_string(), "2026-11-22T04:18:19.500Z");

@@ -206,9 +206,15 @@ mod tests {
         assert_eq!(parse_size(""), Err(UnitError::Empty));
         assert_eq!(parse_size("12XB"), Err(UnitError::UnknownUnit("XB".into())));
         assert_eq!(parse_size("MB"), Err(UnitError::BadNumber("".into())));
-        assert_eq!(parse_size("1.2.3MB"), Err(UnitError::BadNumber("1.2.3".into())));
+        assert_eq!(
+            parse_size("1.2.3MB"),
+            Err(UnitError::BadNumber("1.2.3".into()))
+        );
         assert_eq!(parse_size("-5MB"), Err(UnitError::BadNumber("".into())));
-        assert_eq!(parse_size("99999999999999999999TiB"), Err(UnitError::TooLarge));
+        assert_eq!(
+            parse_size("99999999999999999999TiB"),
+            Err(UnitError::TooLarge)
+        );
         assert_eq!(parse_size("."), Err(UnitError::BadNumber(".".into())));
     }
 
@@ -225,7 +231,10 @@ mod tests {
 
     #[test]
     fn bad_durations_say_why() {
-        assert_eq!(parse_duration("10x"), Err(UnitError::UnknownUnit("x".into())));
+        assert_eq!(
+            parse_duration("10x"),
+            Err(UnitError::UnknownUnit("x".into()))
+        );
         assert_eq!(parse_duration("1m30"), Err(UnitError::MissingUnit));
         assert_eq!(parse_duration("s"), Err(UnitError::BadNumber("".into())));
         assert_eq!(parse_duration(""), Err(UnitError::Empty));

@@ -147,7 +147,11 @@ mod tests {
             }
             let live = &all[all.len() - size..];
             for p in [0, 1, 5, 50, 95, 99, 100] {
-                assert_eq!(w.percentile(p), Some(reference(live, p)), "size {size} p{p}");
+                assert_eq!(
+                    w.percentile(p),
+                    Some(reference(live, p)),
+                    "size {size} p{p}"
+                );
             }
             let (p50, p95) = w.p50_p95().unwrap();
             assert_eq!((p50, p95), (reference(live, 50), reference(live, 95)));
@@ -158,7 +162,11 @@ mod tests {
     fn ranks_follow_the_contract() {
         assert_eq!(rank(10, 50), 5);
         assert_eq!(rank(10, 95), 10);
-        assert_eq!(rank(19, 95), 19, "P95 of fewer than 20 samples is the maximum");
+        assert_eq!(
+            rank(19, 95),
+            19,
+            "P95 of fewer than 20 samples is the maximum"
+        );
         assert_eq!(rank(20, 95), 19);
         assert_eq!(rank(60, 95), 57);
         assert_eq!(rank(7, 0), 1);

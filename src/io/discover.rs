@@ -50,12 +50,18 @@ pub fn find(spec: &TargetSpec) -> io::Result<Vec<Incarnation>> {
     };
     Ok(pids
         .into_iter()
-        .filter_map(|pid| procfs::starttime(pid).ok().map(|starttime| Incarnation { pid, starttime }))
+        .filter_map(|pid| {
+            procfs::starttime(pid)
+                .ok()
+                .map(|starttime| Incarnation { pid, starttime })
+        })
         .collect())
 }
 
 fn process_named(pid: u32, name: &str) -> bool {
-    let Ok(comm) = procfs::comm(pid) else { return false };
+    let Ok(comm) = procfs::comm(pid) else {
+        return false;
+    };
     // Cheap first: most processes are rejected on comm alone.
     let prefix_len = name.len().min(COMM_LEN);
     let could_be = comm.as_bytes() == name.as_bytes().get(..prefix_len).unwrap_or_default();
@@ -77,7 +83,12 @@ mod tests {
         let comm = &long[..15];
         assert!(name_matches(long, comm, Some(long), None));
         assert!(name_matches(long, comm, None, Some(long)));
-        assert!(!name_matches(long, comm, Some("payments-reconciler-other"), None));
+        assert!(!name_matches(
+            long,
+            comm,
+            Some("payments-reconciler-other"),
+            None
+        ));
         assert!(name_matches("api", "api", None, None));
         assert!(name_matches("api", "tokio-runtime-w", Some("api"), None));
         assert!(!name_matches("api", "apix", Some("apix"), Some("apix")));

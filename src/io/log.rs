@@ -58,12 +58,23 @@ pub fn write(level: Level, event: &str, fields: Fields<'_>) {
 }
 
 /// Formats one line (pure, for tests).
-pub fn format_line(json: bool, unix_ms: u64, level: Level, event: &str, fields: Fields<'_>) -> String {
+pub fn format_line(
+    json: bool,
+    unix_ms: u64,
+    level: Level,
+    event: &str,
+    fields: Fields<'_>,
+) -> String {
     let ts = Utc::from_unix_ms(unix_ms).rfc3339().to_string();
     let mut out = String::with_capacity(160);
     let mut value = String::new();
     if json {
-        let _ = write!(out, "{{\"ts\":\"{ts}\",\"level\":\"{}\",\"event\":{}", level.as_str(), Quoted(event));
+        let _ = write!(
+            out,
+            "{{\"ts\":\"{ts}\",\"level\":\"{}\",\"event\":{}",
+            level.as_str(),
+            Quoted(event)
+        );
         for (k, v) in fields {
             value.clear();
             let _ = write!(value, "{v}");
@@ -76,7 +87,12 @@ pub fn format_line(json: bool, unix_ms: u64, level: Level, event: &str, fields: 
         }
         out.push_str("}\n");
     } else {
-        let _ = write!(out, "ts={ts} level={} event={}", level.as_str(), Logfmt(event));
+        let _ = write!(
+            out,
+            "ts={ts} level={} event={}",
+            level.as_str(),
+            Logfmt(event)
+        );
         for (k, v) in fields {
             value.clear();
             let _ = write!(value, "{v}");
@@ -88,7 +104,12 @@ pub fn format_line(json: bool, unix_ms: u64, level: Level, event: &str, fields: 
 }
 
 fn is_json_scalar(s: &str) -> bool {
-    s == "true" || s == "false" || (!s.is_empty() && s.len() < 20 && s.bytes().all(|b| b.is_ascii_digit()) && !(s.len() > 1 && s.starts_with('0')))
+    s == "true"
+        || s == "false"
+        || (!s.is_empty()
+            && s.len() < 20
+            && s.bytes().all(|b| b.is_ascii_digit())
+            && !(s.len() > 1 && s.starts_with('0')))
 }
 
 /// A logfmt value: bare when safe, quoted and escaped otherwise.
@@ -97,7 +118,10 @@ struct Logfmt<'a>(&'a str);
 impl Display for Logfmt<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let bare = !self.0.is_empty()
-            && self.0.chars().all(|c| c.is_ascii_graphic() && c != '"' && c != '=' && c != '\\');
+            && self
+                .0
+                .chars()
+                .all(|c| c.is_ascii_graphic() && c != '"' && c != '=' && c != '\\');
         if bare {
             f.write_str(self.0)
         } else {
@@ -112,13 +136,23 @@ mod tests {
 
     #[test]
     fn logfmt_and_json_lines() {
-        let fields: Fields<'_> = &[("pid", &42), ("msg", &"heap profiling not enabled"), ("name", &"a=b")];
+        let fields: Fields<'_> = &[
+            ("pid", &42),
+            ("msg", &"heap profiling not enabled"),
+            ("name", &"a=b"),
+        ];
         let line = format_line(false, 0, Level::Warn, "dump-failed", fields);
         assert_eq!(
             line,
             "ts=1970-01-01T00:00:00.000Z level=warn event=dump-failed pid=42 msg=\"heap profiling not enabled\" name=\"a=b\"\n"
         );
-        let line = format_line(true, 0, Level::Info, "spike", &[("bytes", &1024), ("dump", &true), ("v", &"007")]);
+        let line = format_line(
+            true,
+            0,
+            Level::Info,
+            "spike",
+            &[("bytes", &1024), ("dump", &true), ("v", &"007")],
+        );
         assert_eq!(
             line,
             "{\"ts\":\"1970-01-01T00:00:00.000Z\",\"level\":\"info\",\"event\":\"spike\",\"bytes\":1024,\"dump\":true,\"v\":\"007\"}\n"

@@ -26,7 +26,9 @@ pub struct StatusFile {
 
 impl StatusFile {
     pub fn open(pid: u32) -> io::Result<StatusFile> {
-        Ok(StatusFile { file: File::open(format!("/proc/{pid}/status"))? })
+        Ok(StatusFile {
+            file: File::open(format!("/proc/{pid}/status"))?,
+        })
     }
 
     /// Reads and scans the file without allocating. One `pread` when the
@@ -62,7 +64,10 @@ impl StatusFile {
 pub fn starttime(pid: u32) -> io::Result<u64> {
     let text = std::fs::read(format!("/proc/{pid}/stat"))?;
     status::parse_stat_starttime(&text).ok_or_else(|| {
-        io::Error::new(io::ErrorKind::InvalidData, format!("/proc/{pid}/stat: no starttime field"))
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("/proc/{pid}/stat: no starttime field"),
+        )
     })
 }
 
@@ -86,13 +91,17 @@ pub fn exe_name(pid: u32) -> Option<String> {
 pub fn argv0_name(pid: u32) -> Option<String> {
     let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
     let argv0 = cmdline.split(|&b| b == 0).next()?;
-    let name = Path::new(std::str::from_utf8(argv0).ok()?).file_name()?.to_str()?;
+    let name = Path::new(std::str::from_utf8(argv0).ok()?)
+        .file_name()?
+        .to_str()?;
     Some(name.to_string())
 }
 
 /// The best name for the heap-dump socket: exe file name, then argv[0], then comm.
 pub fn socket_name(pid: u32) -> Option<String> {
-    exe_name(pid).or_else(|| argv0_name(pid)).or_else(|| comm(pid).ok())
+    exe_name(pid)
+        .or_else(|| argv0_name(pid))
+        .or_else(|| comm(pid).ok())
 }
 
 /// Every pid under `/proc` (processes only, not threads).
@@ -100,7 +109,11 @@ pub fn pids() -> io::Result<Vec<u32>> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir("/proc")? {
         let Ok(entry) = entry else { continue };
-        if let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) {
+        if let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<u32>().ok())
+        {
             out.push(pid);
         }
     }

@@ -17,9 +17,11 @@ pub fn monitor_bin() -> PathBuf {
 /// The demo target binary: `$DEMO_TARGET` or `target/release/demo-target`.
 /// Missing is a setup failure (`just test` builds it), never a skip.
 pub fn demo_target_bin() -> PathBuf {
-    let path = std::env::var_os("DEMO_TARGET").map(PathBuf::from).unwrap_or_else(|| {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("target/release/demo-target")
-    });
+    let path = std::env::var_os("DEMO_TARGET")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("target/release/demo-target")
+        });
     assert!(
         path.exists(),
         "demo target not built at {}: run `just test` (or `cargo build --release -p demo-target`)",
@@ -54,7 +56,9 @@ pub fn unique_name(tag: &str, len: usize) -> String {
 
 fn rand_suffix() -> u32 {
     static N: AtomicU32 = AtomicU32::new(0);
-    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
     t.wrapping_add(N.fetch_add(7919, Ordering::SeqCst)) % 10_000
 }
 
@@ -76,8 +80,15 @@ impl Proc {
     }
 
     pub fn signal(&self, sig: &str) {
-        let ok = Command::new("kill").arg(format!("-{sig}")).arg(self.pid().to_string()).status();
-        assert!(ok.map(|s| s.success()).unwrap_or(false), "kill -{sig} {}", self.pid());
+        let ok = Command::new("kill")
+            .arg(format!("-{sig}"))
+            .arg(self.pid().to_string())
+            .status();
+        assert!(
+            ok.map(|s| s.success()).unwrap_or(false),
+            "kill -{sig} {}",
+            self.pid()
+        );
     }
 
     /// Waits for exit up to `limit`; `None` if still running.
@@ -107,11 +118,18 @@ pub fn start_target(exe: &Path, args: &[&str], env: &[(&str, &str)]) -> Proc {
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("start {}: {e}", exe.display()));
+    let mut child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("start {}: {e}", exe.display()));
     let stdout = child.stdout.take().expect("piped stdout");
     let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).expect("read readiness line");
-    assert!(line.starts_with("demo-target pid="), "unexpected readiness line {line:?}");
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("read readiness line");
+    assert!(
+        line.starts_with("demo-target pid="),
+        "unexpected readiness line {line:?}"
+    );
     Proc { child }
 }
 
@@ -149,7 +167,10 @@ pub fn monitor_cmd(mut cmd: Command, extra: &[(&str, &str)]) -> Monitor {
             sink.lock().expect("log lock").push(line);
         }
     });
-    Monitor { proc: Proc { child }, lines }
+    Monitor {
+        proc: Proc { child },
+        lines,
+    }
 }
 
 impl Monitor {
@@ -165,7 +186,10 @@ impl Monitor {
                 return l;
             }
             if Instant::now() > until {
-                panic!("no {what} within {limit:?}; monitor log:\n{}", self.lines().join("\n"));
+                panic!(
+                    "no {what} within {limit:?}; monitor log:\n{}",
+                    self.lines().join("\n")
+                );
             }
             std::thread::sleep(Duration::from_millis(25));
         }
@@ -173,7 +197,10 @@ impl Monitor {
 
     pub fn events(&self, event: &str) -> Vec<String> {
         let needle = format!(" event={event} ");
-        self.lines().into_iter().filter(|l| l.contains(&needle)).collect()
+        self.lines()
+            .into_iter()
+            .filter(|l| l.contains(&needle))
+            .collect()
     }
 }
 
