@@ -132,4 +132,23 @@ Please send all future requests to this endpoint.</Message><Endpoint>b.s3.eu-wes
             }
         }
     }
+    #[test]
+    fn random_mutations_never_panic() {
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for body in [DENIED, SIGNATURE, REDIRECT] {
+            for _ in 0..2000 {
+                let mut b = body.as_bytes().to_vec();
+                for _ in 0..4 {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    let at = (x % b.len() as u64) as usize;
+                    b[at] = (x >> 32) as u8;
+                }
+                if let Some((c, m)) = parse_error_xml(&b) {
+                    assert!(c.len() <= FIELD_MAX && m.len() <= FIELD_MAX);
+                }
+            }
+        }
+    }
 }
