@@ -33,12 +33,12 @@ scratch-check: build demo-target
     scripts/scratch-check.sh {{bin}} target/release/demo-target
 
 # Everything CI checks: formatting, clippy, unit + integration tests, the scratch image check.
-test: demo-target
+test: build demo-target
     @command -v s3s-fs >/dev/null && command -v moto_server >/dev/null || scripts/setup.sh
     cargo fmt --all -- --check
     cargo clippy --locked --all-targets -- -D warnings
     cargo clippy --locked -p demo-target -- -D warnings
-    DEMO_TARGET="$PWD/target/release/demo-target" cargo test --locked
+    DEMO_TARGET="$PWD/target/release/demo-target" MEMORY_MONITOR_RELEASE="$PWD/{{bin}}" cargo test --locked
     just scratch-check
 
 # Benchmarks that print figures (tick cost, allocations, syscalls, RSS, binary size).

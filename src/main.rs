@@ -2,12 +2,16 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::ExitCode;
-use std::time::Instant;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use memory_monitor::config::{self, Command, ConfigError, SETTINGS};
+use memory_monitor::capture::Outcome;
+use memory_monitor::config::{self, Command, Config, ConfigError, SETTINGS};
 use memory_monitor::core::detector::Params;
 use memory_monitor::core::replay::{JsonLine, Replayer, TextLine};
-use memory_monitor::io::log;
+use memory_monitor::io::s3::{self, credentials, STOP_GRACE};
+use memory_monitor::io::{log, spool::Spool};
 use memory_monitor::run::Monitor;
 use memory_monitor::sys::signal;
 
@@ -63,17 +67,75 @@ fn main() -> ExitCode {
                 eprintln!("memory-monitor: cannot install signal handlers: {e}");
                 return ExitCode::from(1);
             }
-            log::info(
-                "start",
-                &[
-                    ("version", &env!("CARGO_PKG_VERSION")),
-                    ("pod", &config.pod_name),
-                ],
-            );
-            Monitor::new(config, Box::new(|_| {})).run();
-            ExitCode::SUCCESS
+            run(config, &env)
         }
     }
+}
+
+/// Spool, uploader (with S3 settings), capture worker and the loop.
+fn run(config: Config, env: &dyn Fn(&str) -> Option<String>) -> ExitCode {
+    log::info(
+        "start",
+        &[
+            ("version", &env!("CARGO_PKG_VERSION")),
+            ("pod", &config.pod_name),
+        ],
+    );
+    let spool = match Spool::open(&config.spool) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            log::error(
+                "spool-unavailable",
+                &[("dir", &config.spool.dir.display()), ("error", &e)],
+            );
+            None
+        }
+    };
+    let uploader = match (&config.s3, &spool) {
+        (Some(s3_config), Some(spool)) => {
+            let creds = Box::new(credentials::chain(env, &s3_config.region));
+            let stop = Arc::new(AtomicBool::new(false));
+            match s3::spawn(spool.clone(), s3_config, &config.pod_name, creds, stop) {
+                Ok(u) => Some(u),
+                Err(e) => {
+                    eprintln!("memory-monitor: S3 settings: {e}");
+                    return ExitCode::from(2);
+                }
+            }
+        }
+        (None, _) => {
+            log::info(
+                "store",
+                &[
+                    ("spool", &config.spool.dir.display()),
+                    ("why", &"no S3_BUCKET: dumps stay in the spool"),
+                ],
+            );
+            None
+        }
+        (Some(_), None) => None,
+    };
+    let wake = uploader.as_ref().map(|u| u.waker());
+    let on_outcome = Box::new(move |o: &Outcome| {
+        if let (Outcome::Spooled { .. }, Some(w)) = (o, &wake) {
+            w.wake();
+        }
+    });
+    Monitor::new(config, spool, on_outcome).run();
+    if let Some(u) = uploader {
+        // An upload in flight gets a bounded grace; an unfinished one stays
+        // in the spool for the next start.
+        if !u.shutdown(STOP_GRACE + Duration::from_secs(5)) {
+            log::warn(
+                "uploader-abandoned",
+                &[(
+                    "why",
+                    &"upload still running at shutdown; the dump stays in the spool",
+                )],
+            );
+        }
+    }
+    ExitCode::SUCCESS
 }
 
 fn config_failed(errors: &[ConfigError]) -> ExitCode {

@@ -93,33 +93,30 @@ pub struct Monitor {
 }
 
 impl Monitor {
-    pub fn new(config: Config, on_outcome: Box<dyn Fn(&Outcome) + Send>) -> Monitor {
-        let capture = match Spool::open(&config.spool) {
-            Ok(spool) => {
-                let prefix = config
-                    .s3
-                    .as_ref()
-                    .map(|s| s.prefix.clone())
-                    .unwrap_or_default();
-                let worker = Worker::spawn(
-                    spool,
-                    config.capture.clone(),
-                    config.pod_name.clone(),
-                    prefix,
-                    on_outcome,
-                );
-                worker
-                    .map_err(|e| log::error("capture-unavailable", &[("error", &e)]))
-                    .ok()
-            }
-            Err(e) => {
-                log::error(
-                    "spool-unavailable",
-                    &[("dir", &config.spool.dir.display()), ("error", &e)],
-                );
-                None
-            }
-        };
+    /// `spool` is `None` when it could not be opened: monitoring goes on,
+    /// events are reported without dumps. `on_outcome` hears about every dump.
+    pub fn new(
+        config: Config,
+        spool: Option<Spool>,
+        on_outcome: Box<dyn Fn(&Outcome) + Send>,
+    ) -> Monitor {
+        let capture = spool.and_then(|spool| {
+            let prefix = config
+                .s3
+                .as_ref()
+                .map(|s| s.prefix.clone())
+                .unwrap_or_default();
+            let worker = Worker::spawn(
+                spool,
+                config.capture.clone(),
+                config.pod_name.clone(),
+                prefix,
+                on_outcome,
+            );
+            worker
+                .map_err(|e| log::error("capture-unavailable", &[("error", &e)]))
+                .ok()
+        });
         Monitor {
             params: Params::from_config(&config.detect),
             config,

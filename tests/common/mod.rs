@@ -14,6 +14,23 @@ pub fn monitor_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_memory-monitor"))
 }
 
+/// The shipped binary (static musl, release): memory budgets are about it,
+/// not the debug build. `$MEMORY_MONITOR_RELEASE` or the `just build` path.
+pub fn release_bin() -> PathBuf {
+    let path = std::env::var_os("MEMORY_MONITOR_RELEASE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("target/x86_64-unknown-linux-musl/release/memory-monitor")
+        });
+    assert!(
+        path.exists(),
+        "release binary not built at {}: run `just build` (`just test` does)",
+        path.display()
+    );
+    path
+}
+
 /// The demo target binary: `$DEMO_TARGET` or `target/release/demo-target`.
 /// Missing is a setup failure (`just test` builds it), never a skip.
 pub fn demo_target_bin() -> PathBuf {
