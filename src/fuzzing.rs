@@ -70,3 +70,8 @@ pub fn aws_profile(data: &[u8]) {
         let _ = crate::io::s3::credentials::parse_profile(&text, name, is_config);
     }
 }
+
+/// S3 error bodies (`<Error><Code>…</Code><Message>…</Message></Error>`).
+pub fn s3_error_xml(data: &[u8]) {
+    let _ = crate::io::s3::parse_error_xml(data);
+}

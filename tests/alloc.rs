@@ -1,6 +1,10 @@
 //! Zero heap allocations per steady-state tick, proven with a counting
 //! global allocator: status pread + scan, window push, percentiles, detect.
 
+// A global allocator is an unsafe trait: this test file is the one place outside `sys`
+// that needs it, and only delegates to `System`.
+#![allow(unsafe_code)]
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
