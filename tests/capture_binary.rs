@@ -1,0 +1,131 @@
+//! Capture on the real binary: a 200 MB reply streams through without the
+//! monitor's memory growing, and a silent socket never delays sampling.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixListener;
+use std::path::Path;
+use std::time::Duration;
+
+use common::*;
+
+const T: Duration = Duration::from_secs(30);
+
+/// A heap-dump server in a thread: `stats` gets `{}`; `dump` gets `dump_reply`.
+fn server(path: &Path, dump_reply: fn(&mut std::os::unix::net::UnixStream)) {
+    let listener = UnixListener::bind(path).unwrap();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { return };
+            let mut line = String::new();
+            let _ = BufReader::new(&conn).read_line(&mut line);
+            match line.as_str() {
+                "stats\n" => {
+                    let _ = conn.write_all(b"{\"allocated\": 1}");
+                }
+                "dump\n" => dump_reply(&mut conn),
+                _ => {}
+            }
+        }
+    });
+}
+
+fn vm_hwm_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+#[test]
+fn a_200mb_dump_streams_through_the_shipped_binary_in_under_4mib() {
+    let dir = scratch("cap200");
+    let sock = dir.join("dump.sock");
+    server(&sock, |c| {
+        let _ = c.write_all(&[0x1f, 0x8b]);
+        let chunk = vec![7u8; 1 << 20];
+        for _ in 0..200 {
+            if c.write_all(&chunk).is_err() {
+                return;
+            }
+        }
+    });
+    let name = unique_name("mmcap", 12);
+    let _t = start_target(
+        &named_target(&dir, &name),
+        &["--exit-after-secs", "60"],
+        &[],
+    );
+    let spool = dir.join("spool");
+    let m = monitor_cmd(
+        std::process::Command::new(release_bin()),
+        &[
+            ("BINARY_NAME", &name),
+            ("HEAP_DUMP_SOCKET", sock.to_str().unwrap()),
+            ("SPOOL_DIR", spool.to_str().unwrap()),
+        ],
+    );
+    let line = m.wait_for("dump-spooled", T, |l| l.contains("event=dump-spooled"));
+    assert_eq!(
+        field(&line, "bytes"),
+        Some((200u64 * (1 << 20) + 2).to_string().as_str())
+    );
+    let file = field(&line, "file").unwrap();
+    assert_eq!(std::fs::metadata(file).unwrap().len(), 200 * (1 << 20) + 2);
+    let hwm = vm_hwm_kib(m.proc.pid());
+    eprintln!("shipped binary peak RSS after a 200 MB capture: {hwm} KiB");
+    assert!(hwm < 4 * 1024, "peak RSS {hwm} KiB (budget 4 MiB)");
+}
+
+#[test]
+fn a_silent_socket_times_out_while_sampling_stays_on_time() {
+    let dir = scratch("silent");
+    let sock = dir.join("silent.sock");
+    // Accepts, reads the command, then says nothing until the client gives up.
+    server(&sock, |c| {
+        let mut sink = [0u8; 16];
+        let _ = c.set_read_timeout(Some(Duration::from_secs(30)));
+        let _ = std::io::Read::read(c, &mut sink);
+    });
+    let name = unique_name("mmsil", 12);
+    let _t = start_target(
+        &named_target(&dir, &name),
+        &["--exit-after-secs", "60"],
+        &[],
+    );
+    let trace = dir.join("trace.csv");
+    let m = monitor(&[
+        ("BINARY_NAME", &name),
+        ("HEAP_DUMP_SOCKET", sock.to_str().unwrap()),
+        ("DUMP_READ_TIMEOUT", "2s"),
+        ("RECORD_FILE", trace.to_str().unwrap()),
+        ("SPOOL_DIR", dir.join("spool").to_str().unwrap()),
+    ]);
+    let failed = m.wait_for("dump timeout", T, |l| l.contains("event=dump-not-taken"));
+    assert!(failed.contains("reason=baseline"), "{failed}");
+    assert!(
+        failed.to_lowercase().contains("timed out") || failed.contains("timeout"),
+        "{failed}"
+    );
+    assert_eq!(
+        std::fs::read_dir(dir.join("spool")).unwrap().count(),
+        0,
+        "no file left behind"
+    );
+    // The 2 s the capture worker waited, the loop kept sampling every 100 ms.
+    let csv = std::fs::read_to_string(&trace).unwrap();
+    let times: Vec<f64> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').next().unwrap().parse().unwrap())
+        .collect();
+    assert!(times.last().unwrap() >= &2.0, "{csv}");
+    let worst = times.windows(2).map(|w| w[1] - w[0]).fold(0.0, f64::max);
+    assert!(
+        worst < 0.5,
+        "a tick gap of {worst} s during the silent dump"
+    );
+}
