@@ -399,3 +399,99 @@ fn delivered_keys_are_unique_and_metadata_is_sent() {
     }
     assert!(up.shutdown(Duration::from_secs(5)));
 }
+
+/// Session credentials that count how often they were thrown away.
+struct Counting {
+    invalidated: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Provide for Counting {
+    fn credentials(
+        &mut self,
+        _now: SystemTime,
+    ) -> Result<memory_monitor::io::s3::Credentials, memory_monitor::io::s3::credentials::CredError>
+    {
+        Ok(memory_monitor::io::s3::Credentials {
+            access_key_id: "ASIATEST".into(),
+            secret_access_key: "secret".into(),
+            session_token: Some("session".into()),
+            expires: None,
+        })
+    }
+
+    fn invalidate(&mut self) {
+        self.invalidated
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// Reads one HTTP request (headers and a Content-Length body).
+fn read_request(conn: &mut std::net::TcpStream) -> Option<()> {
+    use std::io::Read;
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        if conn.read(&mut byte).ok()? == 0 {
+            return None;
+        }
+        head.push(byte[0]);
+    }
+    let text = String::from_utf8_lossy(&head).to_ascii_lowercase();
+    let len: u64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0);
+    std::io::copy(&mut conn.take(len), &mut std::io::sink()).ok()?;
+    Some(())
+}
+
+#[test]
+fn an_expired_session_token_drops_cached_credentials_then_delivers() {
+    use std::io::Write;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let requests = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = Arc::clone(&requests);
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { return };
+            if read_request(&mut conn).is_none() {
+                continue;
+            }
+            let n = seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let reply = if n == 0 {
+                let body = "<?xml version=\"1.0\"?><Error><Code>ExpiredToken</Code><Message>The provided token has expired.</Message></Error>";
+                format!("HTTP/1.1 400 Bad Request\r\nContent-Type: application/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len())
+            } else {
+                "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_string()
+            };
+            let _ = conn.write_all(reply.as_bytes());
+        }
+    });
+    let spool = spool();
+    let p = commit(&spool, "mm/expired.pprof", 1000);
+    let invalidated = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let creds = Box::new(Counting {
+        invalidated: Arc::clone(&invalidated),
+    });
+    let client = fast(
+        &s3_config(&format!("http://127.0.0.1:{port}")),
+        short_timeouts(),
+    );
+    let stop = Arc::new(AtomicBool::new(false));
+    let up = spawn_with(spool.clone(), client, options(), creds, stop).expect("spawn uploader");
+    wait_until(
+        "delivery after the expired token",
+        Duration::from_secs(10),
+        || drained(&spool),
+    );
+    assert!(!p.dump.exists());
+    assert_eq!(
+        invalidated.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "cached credentials dropped once"
+    );
+    assert_eq!(requests.load(std::sync::atomic::Ordering::SeqCst), 2);
+    assert!(up.shutdown(Duration::from_secs(5)));
+}

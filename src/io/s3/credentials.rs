@@ -142,6 +142,16 @@ impl std::error::Error for CredError {
 /// Anything that hands out credentials for the current time.
 pub trait Provide: Send {
     fn credentials(&mut self, now: SystemTime) -> Result<Credentials, CredError>;
+
+    /// The service refused the credentials (e.g. `ExpiredToken`): forget
+    /// whatever is cached so the next call fetches anew.
+    fn invalidate(&mut self) {}
+
+    /// A refresh that failed while cached credentials were still valid (the
+    /// call itself succeeded), for the caller to report.
+    fn take_refresh_error(&mut self) -> Option<CredError> {
+        None
+    }
 }
 
 /// Static keys (env or profile): returned as they are.
@@ -246,6 +256,14 @@ impl Chain {
 }
 
 impl Provide for Chain {
+    fn invalidate(&mut self) {
+        Chain::invalidate(self);
+    }
+
+    fn take_refresh_error(&mut self) -> Option<CredError> {
+        Chain::take_refresh_error(self)
+    }
+
     fn credentials(&mut self, now: SystemTime) -> Result<Credentials, CredError> {
         if let Some(cached) = self.cached.as_ref().filter(|c| !needs_refresh(c, now)) {
             return Ok(cached.clone());

@@ -131,6 +131,19 @@ impl PutError {
     pub fn is_missing_file(&self) -> bool {
         matches!(&self.kind, PutErrorKind::Open(e) if e.kind() == io::ErrorKind::NotFound)
     }
+
+    /// S3 refused the credentials themselves (an expired or revoked session
+    /// token, an unknown key): cached credentials must be fetched anew.
+    pub fn is_credentials_rejected(&self) -> bool {
+        const CODES: [&str; 5] = [
+            "ExpiredToken",
+            "InvalidToken",
+            "TokenRefreshRequired",
+            "InvalidAccessKeyId",
+            "ExpiredTokenException",
+        ];
+        matches!(&self.kind, PutErrorKind::Status { code: Some(c), .. } if CODES.contains(&c.as_str()))
+    }
 }
 
 /// An HTTP agent for one bucket, built once.

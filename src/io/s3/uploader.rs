@@ -270,6 +270,12 @@ impl Worker {
                 return false;
             }
         };
+        if let Some(e) = self.creds.take_refresh_error() {
+            log::warn(
+                "credentials-refresh-failed",
+                &[("error", &e), ("using", &"cached credentials, still valid")],
+            );
+        }
         let meta = metadata(&p.meta);
         let result =
             self.client
@@ -284,6 +290,9 @@ impl Worker {
             Err(e) => {
                 self.shared.failed.fetch_add(1, Ordering::Relaxed);
                 log::error("upload-failed", &[("key", &key), ("error", &e)]);
+                if e.is_credentials_rejected() {
+                    self.creds.invalidate();
+                }
                 return false;
             }
         };
