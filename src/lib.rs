@@ -26,6 +26,7 @@ pub mod capture;
 pub mod config;
 pub mod core;
 pub mod fuzzing;
+pub mod inspect;
 pub mod io;
 pub mod run;
 #[allow(unsafe_code)]

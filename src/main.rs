@@ -20,6 +20,7 @@ const USAGE: &str = "memory-monitor — watch a process's memory, catch leaks an
 usage:
   memory-monitor [run] [--flags]       watch the target (the default command)
   memory-monitor check-config          print the effective configuration (secrets redacted)
+  memory-monitor inspect <pid|name>    memory breakdown of a process with a one-line verdict
   memory-monitor replay FILE [--format text|json]
                                        run the detector over a CSV trace `seconds,bytes`
   memory-monitor --help | --version
@@ -47,9 +48,19 @@ fn main() -> ExitCode {
                 _ => config_failed(&errors),
             }
         }
-        Command::Inspect { .. } => {
-            eprintln!("memory-monitor: inspect is not available in this version");
-            ExitCode::from(2)
+        Command::Inspect { target } => {
+            // Only the socket settings matter here; defaults otherwise.
+            let capture = config::capture_config(&src);
+            match memory_monitor::inspect::report(&target, &capture) {
+                Ok(text) => {
+                    print!("{text}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("memory-monitor: {e}");
+                    ExitCode::from(1)
+                }
+            }
         }
         Command::Run | Command::CheckConfig | Command::Help => {
             let parsed = config::parse(&src, &hostname());

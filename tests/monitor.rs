@@ -422,3 +422,45 @@ fn record_then_replay_reproduces_the_detection() {
         "{events:#?}"
     );
 }
+
+#[test]
+fn inspect_prints_the_breakdown_and_a_verdict() {
+    let dir = scratch("inspect");
+    let name = unique_name("mminsp", 12);
+    let exe = named_target(&dir, &name);
+    let t = start_target(
+        &exe,
+        &["--base-mb", "48", "--exit-after-secs", "60"],
+        &[(
+            "MALLOC_CONF",
+            "prof:true,prof_active:true,lg_prof_sample:19",
+        )],
+    );
+    let out = Command::new(monitor_bin())
+        .args(["inspect", &name])
+        .env_clear()
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.starts_with(&format!("{name} (pid {})", t.pid())),
+        "{text}"
+    );
+    assert!(
+        text.contains("jemalloc: allocated "),
+        "the socket answered stats: {text}"
+    );
+    assert!(text.contains("verdict: mostly anonymous memory"), "{text}");
+    let missing = Command::new(monitor_bin())
+        .args(["inspect", "no-such-proc-q"])
+        .output()
+        .unwrap();
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&missing.stderr)
+        .contains("inspect no-such-proc-q: no such process"));
+}
