@@ -1,0 +1,387 @@
+#!/usr/bin/env bash
+# Benchmarks for PRODUCT §5: prints figures, never a pass/fail timing test.
+#
+#   scripts/bench.sh <memory-monitor binary> <demo-target binary>
+#
+# 1. CPU per steady-state tick of the real monitor next to examples/minimal_loop
+#    (pread the same /proc/<pid>/status, sleep the same interval), both run side
+#    by side at 20 ms and 100 ms, then again with ~500 extra idle processes;
+#    plus the bare cost of one pread.
+# 2. Heap allocations per steady-state tick (examples/tick_allocs).
+# 3. Syscalls per tick (strace -c), monitor and minimal loop.
+# 4. Idle RSS of the running monitor.
+# 5. Stripped binary size and `file` output.
+# 6. Peak RSS of the monitor while capturing a 1 GiB heap-dump reply, and the
+#    capture throughput next to a plain cat-like copy of the same stream.
+# 7. S3 upload: TODO.
+#
+# Knobs (env): BENCH_SECONDS (60) side-by-side run, BENCH_CROWD_SECONDS (20)
+# run with BENCH_CROWD (500) idle processes, BENCH_STRACE_SECONDS (5),
+# BENCH_DUMP_MIB (1024) size of the fake dump.
+set -euo pipefail
+
+die() { echo "bench: $*" >&2; exit 1; }
+
+[ $# -eq 2 ] || die "usage: $0 <memory-monitor binary> <demo-target binary>"
+MONITOR=$(realpath "$1") || die "monitor binary $1 not found (run: just build)"
+DEMO=$(realpath "$2") || die "demo-target binary $2 not found (run: just demo-target)"
+[ -x "$MONITOR" ] || die "$MONITOR is not executable (run: just build)"
+[ -x "$DEMO" ] || die "$DEMO is not executable (run: just demo-target)"
+
+SECONDS_SIDE=${BENCH_SECONDS:-60}
+SECONDS_CROWD=${BENCH_CROWD_SECONDS:-20}
+CROWD_SIZE=${BENCH_CROWD:-500}
+SECONDS_STRACE=${BENCH_STRACE_SECONDS:-5}
+DUMP_MIB=${BENCH_DUMP_MIB:-1024}
+MUSL=x86_64-unknown-linux-musl
+# The benchmarked loops all share one CPU (BENCH_CPU, default the last one) so
+# that the monitor and the minimal loop meet the same load from the rest of the
+# host; BENCH_CPU=none leaves them to the scheduler.
+BENCH_CPU=${BENCH_CPU:-$(( $(nproc) - 1 ))}
+if [ "$BENCH_CPU" = none ]; then PIN=(); else PIN=(taskset -c "$BENCH_CPU"); fi
+
+for tool in python3 file awk realpath timeout cargo taskset; do
+    command -v "$tool" >/dev/null || die "$tool is required but not installed"
+done
+if ! command -v strace >/dev/null; then
+    echo "bench: strace missing, installing it (apt-get install -y strace)" >&2
+    { apt-get update -qq && apt-get install -y -qq strace >/dev/null; } ||
+        die "strace is required: apt-get install -y strace"
+fi
+
+# ---------------------------------------------------------------- bookkeeping
+WORK=$(mktemp -d /tmp/mm-bench.XXXXXX)
+TAG="mmb$$"           # unique process names: comm keeps 15 bytes
+PIDS=()               # every long-running process started here
+CROWD=()              # the idle `sleep`s of the crowd run
+
+cleanup() {
+    local status=$?
+    trap - EXIT INT TERM
+    local p
+    for p in "${CROWD[@]}" "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+    sleep 0.3
+    for p in "${CROWD[@]}" "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    rm -rf "$WORK"
+    exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# wait_for FILE REGEX SECONDS: until a line matching REGEX appears in FILE.
+wait_for() {
+    local file=$1 regex=$2 limit=$3 start=$SECONDS
+    until grep -qE "$regex" "$file" 2>/dev/null; do
+        if (( SECONDS - start >= limit )); then
+            echo "--- $file:" >&2; cat "$file" >&2 || true
+            die "no line matching /$regex/ in $file after ${limit}s"
+        fi
+        sleep 0.05
+    done
+}
+
+alive() { kill -0 "$1" 2>/dev/null || die "$2 (pid $1) exited early; see $3: $(tail -n 5 "$3" 2>/dev/null)"; }
+
+# CPU time on CPU, ns, of every thread of PID (schedstat; utime+stime fallback).
+cpu_ns() {
+    local pid=$1 total=0 f v
+    if [ -r "/proc/$pid/schedstat" ]; then
+        for f in /proc/"$pid"/task/*/schedstat; do
+            read -r v _ < "$f" || continue
+            total=$(( total + v ))
+        done
+    else
+        local tick; tick=$(getconf CLK_TCK)
+        total=$(awk -v t="$tick" '{ sub(/^.*\) /, ""); print ($12 + $13) * 1000000000 / t }' "/proc/$pid/stat")
+    fi
+    echo "$total"
+}
+
+status_kib() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
+now_ns() { date +%s%N; }
+
+# The start_* functions run in this shell (not in $(...)) so that PIDS keeps
+# every pid for the cleanup; each sets STARTED to the new process's pid.
+STARTED=
+
+# start_demo NAME: a copy of demo-target under a unique name, profiling off.
+start_demo() {
+    local name=$1 out="$WORK/$1.out"
+    cp "$DEMO" "$WORK/$name"
+    env -u MALLOC_CONF "$WORK/$name" --base-mb 8 --exit-after-secs 900 >"$out" 2>"$WORK/$name.err" &
+    STARTED=$!
+    PIDS+=("$STARTED")
+    wait_for "$out" "^demo-target pid=$STARTED " 10
+}
+
+# start_monitor LOGNAME TARGETNAME INTERVAL [VAR=VALUE...]: stderr (the log)
+# goes to $WORK/LOGNAME.log.
+start_monitor() {
+    local name=$1 target=$2 interval=$3
+    shift 3
+    env BINARY_NAME="$target" CHECK_INTERVAL="$interval" MEMORY_CHANGE_THRESHOLD=200MB \
+        INITIAL_DELAY=0s BASELINE_SETTLE=0s DUMP_COOLDOWN=1h HISTORY_WINDOW_SIZE=60 \
+        SPOOL_DIR="$WORK/spool-$target" HEAP_DUMP_SOCKET="$WORK/none-$target.sock" "$@" \
+        "${PIN[@]}" "$MONITOR" >"$WORK/$name.out" 2>"$WORK/$name.log" &
+    STARTED=$!
+    PIDS+=("$STARTED")
+}
+
+# start_minimal TARGETPID INTERVALMS
+start_minimal() {
+    "${PIN[@]}" "$MINIMAL" "$1" "$2" >"$WORK/minimal-$2.out" 2>&1 &
+    STARTED=$!
+    PIDS+=("$STARTED")
+    wait_for "$WORK/minimal-$2.out" "^minimal_loop pid=$STARTED " 10
+}
+
+ROWS=()
+row() { ROWS+=("$(printf '%-62s %-12s %s' "$1" "${3:-}" "$2")"); }
+verdict() { if awk "BEGIN { exit !($1) }"; then echo "ok"; else echo "OVER BUDGET"; fi; }
+
+# ------------------------------------------------------------------ examples
+echo "== building examples (minimal_loop, tick_allocs) for $MUSL"
+cargo build --locked --release --target "$MUSL" --example minimal_loop --example tick_allocs \
+    >"$WORK/build.log" 2>&1 || { cat "$WORK/build.log" >&2; die "building the examples failed"; }
+EXAMPLES="${CARGO_TARGET_DIR:-$PWD/target}/$MUSL/release/examples"
+MINIMAL="$EXAMPLES/minimal_loop"
+TICK_ALLOCS="$EXAMPLES/tick_allocs"
+[ -x "$MINIMAL" ] && [ -x "$TICK_ALLOCS" ] || die "examples not built in $EXAMPLES (cargo build --release --target $MUSL --examples)"
+
+# ------------------------------------------------- 1. CPU per steady-state tick
+echo "== starting target, two monitors (20 ms, 100 ms) and two minimal loops"
+TARGET_NAME="${TAG}t"
+start_demo "$TARGET_NAME"; TARGET_PID=$STARTED
+start_monitor mon20 "$TARGET_NAME" 20ms; MON20=$STARTED
+start_monitor mon100 "$TARGET_NAME" 100ms; MON100=$STARTED
+start_minimal "$TARGET_PID" 20; MIN20=$STARTED
+start_minimal "$TARGET_PID" 100; MIN100=$STARTED
+# Steady state = target found, window full, baseline set (60 x 100 ms = 6 s).
+wait_for "$WORK/mon20.log" "event=baseline .*pid=$TARGET_PID" 30
+wait_for "$WORK/mon100.log" "event=baseline .*pid=$TARGET_PID" 30
+for p in "$MON20" "$MON100"; do alive "$p" monitor "$WORK/mon20.log"; done
+
+# side_by_side SECONDS LABEL SUFFIX: CPU per tick of the four loops, sampled
+# every ~5 s. The ratio is total monitor CPU / total minimal-loop CPU; the
+# median of the per-window ratios is printed too, as a check against a burst
+# of outside load landing on one process only.
+snapshot() { echo "$(now_ns) $(cpu_ns "$MON20") $(cpu_ns "$MIN20") $(cpu_ns "$MON100") $(cpu_ns "$MIN100")"; }
+side_by_side() {
+    local secs=$1 label=$2 suffix=$3 samples="$WORK/side-$2.txt" windows i
+    windows=$(( secs / 5 )); (( windows >= 1 )) || windows=1
+    echo "== $label: monitor and minimal loop side by side for ${secs}s at 20 ms and 100 ms"
+    snapshot >"$samples"
+    for (( i = 0; i < windows; i++ )); do
+        sleep "$(awk -v s="$secs" -v n="$windows" 'BEGIN { print s / n }')"
+        snapshot >>"$samples"
+    done
+    for p in "$MON20" "$MIN20" "$MON100" "$MIN100"; do alive "$p" "a benchmarked loop" "$WORK/mon20.log"; done
+    local m20 n20 t20 r20 q20 m100 n100 t100 r100 q100
+    IFS='|' read -r m20 n20 t20 r20 q20 m100 n100 t100 r100 q100 < <(awk '
+        function median(v, n,    i, j, x) {
+            for (i = 2; i <= n; i++) { x = v[i]; for (j = i - 1; j >= 1 && v[j] > x; j--) v[j + 1] = v[j]; v[j + 1] = x }
+            return n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
+        }
+        NR > 1 {
+            w++; r20[w] = ($2 - a) / ($3 - b); r100[w] = ($4 - c) / ($5 - d)
+        }
+        NR == 1 { t0 = $1; a0 = $2; b0 = $3; c0 = $4; d0 = $5 }
+        { a = $2; b = $3; c = $4; d = $5; t1 = $1 }
+        END {
+            k20 = int((t1 - t0) / 20e6); k100 = int((t1 - t0) / 100e6)
+            printf "%.1f|%.1f|%d|%.2f|%.2f|", (a - a0) / k20 / 1e3, (b - b0) / k20 / 1e3, k20, (a - a0) / (b - b0), median(r20, w)
+            printf "%.1f|%.1f|%d|%.2f|%.2f\n", (c - c0) / k100 / 1e3, (d - d0) / k100 / 1e3, k100, (c - c0) / (d - d0), median(r100, w)
+        }' "$samples")
+    echo "   20 ms: monitor $m20 us/tick, minimal $n20 us/tick over $t20 ticks (ratio $r20, median of ${windows} windows $q20)"
+    echo "   100 ms: monitor $m100 us/tick, minimal $n100 us/tick over $t100 ticks (ratio $r100, median of ${windows} windows $q100)"
+    row "CPU/tick @20ms, monitor vs minimal loop$suffix" "$m20 us vs $n20 us ($t20 ticks)"
+    row "  ratio monitor/minimal @20ms$suffix (budget <= 1.5x)" "${r20}x (median of $windows windows ${q20}x)" "$(verdict "$r20 <= 1.5")"
+    row "CPU/tick @100ms, monitor vs minimal loop$suffix" "$m100 us vs $n100 us ($t100 ticks)"
+    row "  ratio monitor/minimal @100ms$suffix (budget <= 1.5x)" "${r100}x (median of $windows windows ${q100}x)" "$(verdict "$r100 <= 1.5")"
+}
+
+PROCS_BEFORE=$(find /proc -maxdepth 1 -name '[0-9]*' | wc -l)
+side_by_side "$SECONDS_SIDE" "host as it is" ""
+
+echo "== one bare pread of /proc/$TARGET_PID/status (100000 in a tight loop)"
+PREAD=$("$MINIMAL" --pread-cost "$TARGET_PID" 100000)
+echo "   $PREAD"
+PREAD_NS=$(sed -nE 's/.*ns_per_pread=([0-9]+).*/\1/p' <<<"$PREAD")
+PREAD_BYTES=$(sed -nE 's/.*bytes=([0-9]+).*/\1/p' <<<"$PREAD")
+row "bare pread of /proc/<pid>/status ($PREAD_BYTES bytes)" "$(awk -v n="$PREAD_NS" 'BEGIN { printf "%.2f us", n / 1000 }')"
+
+# ------------------------------------------------------------- 4. idle RSS
+RSS=$(status_kib "$MON100" VmRSS); HWM=$(status_kib "$MON100" VmHWM)
+echo "== idle monitor (100 ms, after ${SECONDS_SIDE}s+): VmRSS ${RSS} KiB, VmHWM ${HWM} KiB"
+row "idle RSS of the monitor: VmRSS / VmHWM (budget <= 2 MiB)" "$RSS KiB / $HWM KiB" "$(verdict "$RSS <= 2048")"
+
+# --------------------------------------------------------- 3. syscalls per tick
+# strace_per_tick PID LABEL: syscalls per tick, one tick = one pread64.
+strace_per_tick() {
+    local pid=$1 label=$2 out="$WORK/strace-$1.txt"
+    timeout -s INT "$SECONDS_STRACE" strace -c -f -p "$pid" -o "$out" 2>/dev/null || true
+    [ -s "$out" ] || die "strace -c -p $pid wrote nothing (ptrace not permitted? try as root)"
+    awk -v label="$label" '
+        $1 ~ /^[0-9.]+$/ && $NF != "total" { calls[$NF] = $4; total += $4 }
+        END {
+            ticks = calls["pread64"]
+            if (ticks == 0) { print label ": no pread64 seen" > "/dev/stderr"; exit 1 }
+            line = ""
+            for (s in calls) line = line sprintf(" %s=%.2f", s, calls[s] / ticks)
+            printf "%.2f|%d|%s\n", total / ticks, ticks, line
+        }' "$out"
+}
+echo "== syscalls per tick (strace -c for ${SECONDS_STRACE}s, 20 ms loops, concurrently)"
+strace_per_tick "$MON20" monitor >"$WORK/sc-mon" &
+SC1=$!
+strace_per_tick "$MIN20" minimal >"$WORK/sc-min" &
+SC2=$!
+wait "$SC1" || die "strace of the monitor failed"
+wait "$SC2" || die "strace of the minimal loop failed"
+IFS='|' read -r SC_MON SC_MON_TICKS SC_MON_LIST <"$WORK/sc-mon"
+IFS='|' read -r SC_MIN SC_MIN_TICKS SC_MIN_LIST <"$WORK/sc-min"
+echo "   monitor: $SC_MON/tick over $SC_MON_TICKS ticks:$SC_MON_LIST"
+echo "   minimal: $SC_MIN/tick over $SC_MIN_TICKS ticks:$SC_MIN_LIST"
+row "syscalls/tick, monitor ($SC_MON_TICKS ticks)" "$SC_MON ($SC_MON_LIST )"
+row "syscalls/tick, minimal loop ($SC_MIN_TICKS ticks)" "$SC_MIN ($SC_MIN_LIST )"
+
+# ------------------------------------------- 1b. the same with a crowded host
+echo "== starting $CROWD_SIZE idle processes"
+for _ in $(seq "$CROWD_SIZE"); do
+    sleep 600 &
+    CROWD+=($!)
+done
+PROCS_CROWD=$(find /proc -maxdepth 1 -name '[0-9]*' | wc -l)
+echo "   processes on the host: $PROCS_BEFORE before, $PROCS_CROWD now"
+side_by_side "$SECONDS_CROWD" "crowded host" ", +$CROWD_SIZE idle procs"
+kill "${CROWD[@]}" 2>/dev/null || true
+wait "${CROWD[@]}" 2>/dev/null || true
+CROWD=()
+row "  processes on the host: first run / crowded run" "$PROCS_BEFORE / $PROCS_CROWD"
+
+# ------------------------------------------------ 2. allocations per tick
+echo "== heap allocations per steady-state tick (StatusFile::read + Detector::on_sample)"
+ALLOCS=$("$TICK_ALLOCS" "$TARGET_PID" 10000)
+echo "   $ALLOCS"
+N_ALLOCS=$(sed -nE 's/.*allocations=([0-9]+).*/\1/p' <<<"$ALLOCS")
+TICK_NS=$(sed -nE 's/.*ns_per_tick=([0-9]+).*/\1/p' <<<"$ALLOCS")
+row "heap allocations over 10000 steady-state ticks (budget 0)" "$N_ALLOCS" "$(verdict "$N_ALLOCS == 0")"
+row "one tick's work without the sleep (read + detector)" "$(awk -v n="$TICK_NS" 'BEGIN { printf "%.2f us", n / 1000 }')"
+
+# Done with the tick benchmarks: stop their processes now (cleanup kills again harmlessly).
+for p in "$MON20" "$MON100" "$MIN20" "$MIN100" "$TARGET_PID"; do kill -TERM "$p" 2>/dev/null || true; done
+
+# ---------------------------------------------------------- 5. binary size
+STRIPPED="$WORK/memory-monitor.stripped"
+if command -v strip >/dev/null; then strip -o "$STRIPPED" "$MONITOR"; else cp "$MONITOR" "$STRIPPED"; fi
+SIZE=$(stat -c %s "$STRIPPED")
+FILE_OUT=$(file -b "$MONITOR")
+echo "== binary: $SIZE bytes stripped; file: $FILE_OUT"
+grep -q "static" <<<"$FILE_OUT" || echo "bench: WARNING: the binary is not static" >&2
+row "stripped binary size (budget <= 2.5 MB)" \
+    "$(awk -v s="$SIZE" 'BEGIN { printf "%d B = %.2f MB = %.2f MiB", s, s / 1e6, s / 1048576 }')" \
+    "$(verdict "$SIZE <= 2500000")"
+row "file(1)" "$(cut -d, -f1-2,4 <<<"$FILE_OUT" | sed 's/^ *//')"
+
+# ------------------------------------------- 6. peak RSS while capturing 1 GiB
+SOCK="$WORK/hd.sock"
+cat >"$WORK/hdserver.py" <<'PY'
+# Fake heap-dump socket: `stats\n` -> `{}`, `dump\n` -> N MiB (gzip magic, then
+# pseudo-random bytes). Prints one line per dump served, with its duration.
+import os, socket, sys, time
+path, mib = sys.argv[1], int(sys.argv[2])
+chunk = bytearray(os.urandom(1 << 20))
+first = bytearray(chunk); first[0:2] = b"\x1f\x8b"
+srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+srv.bind(path); srv.listen(4)
+print("ready", flush=True)
+while True:
+    conn, _ = srv.accept()
+    conn.settimeout(30)
+    req = b""
+    while not req.endswith(b"\n") and len(req) < 64:
+        part = conn.recv(64)
+        if not part:
+            break
+        req += part
+    if req.strip() == b"stats":
+        conn.sendall(b"{}")
+    elif req.strip() == b"dump":
+        t0 = time.monotonic()
+        conn.sendall(first)
+        for _ in range(mib - 1):
+            conn.sendall(chunk)
+        conn.shutdown(socket.SHUT_WR)
+        print(f"served dump bytes={mib << 20} seconds={time.monotonic() - t0:.3f}", flush=True)
+    conn.close()
+PY
+cat >"$WORK/catsock.py" <<'PY'
+# The plain copy: connect, ask for a dump, copy the stream to a file with a
+# 64 KiB buffer (like the monitor), then fsync. Prints both durations.
+import os, socket, sys, time
+path, out = sys.argv[1], sys.argv[2]
+t0 = time.monotonic()
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.connect(path); s.sendall(b"dump\n")
+n = 0
+buf = bytearray(64 << 10)
+with open(out, "wb") as f:
+    while True:
+        k = s.recv_into(buf)
+        if k == 0:
+            break
+        f.write(memoryview(buf)[:k]); n += k
+    t1 = time.monotonic()
+    f.flush(); os.fsync(f.fileno())
+t2 = time.monotonic()
+print(f"copied bytes={n} seconds={t1 - t0:.3f} with_fsync={t2 - t0:.3f}")
+PY
+
+echo "== capture of a ${DUMP_MIB} MiB reply through the heap-dump socket"
+python3 -u "$WORK/hdserver.py" "$SOCK" "$DUMP_MIB" >"$WORK/hdserver.out" 2>&1 &
+PIDS+=($!)
+wait_for "$WORK/hdserver.out" "^ready" 10
+CAP_NAME="${TAG}c"
+start_demo "$CAP_NAME"
+start_monitor capture "$CAP_NAME" 100ms HEAP_DUMP_SOCKET="$SOCK" \
+    SPOOL_DIR="$WORK/spool-capture" SPOOL_MAX_BYTES=8GiB DUMP_MAX_BYTES=4GiB
+CAP_MON=$STARTED
+wait_for "$WORK/capture.log" "event=(dump-spooled|dump-not-taken)" 600
+grep -q "event=dump-spooled" "$WORK/capture.log" || die "the monitor did not spool the dump: $(grep event=dump "$WORK/capture.log")"
+CAP_HWM=$(status_kib "$CAP_MON" VmHWM); CAP_RSS=$(status_kib "$CAP_MON" VmRSS)
+SPOOLED=$(sed -nE 's/.*event=dump-spooled.* bytes=([0-9]+).*/\1/p' "$WORK/capture.log")
+# End to end, by the monitor's own log: request (baseline-dump) -> committed (dump-spooled).
+ts_ms() { sed -nE "s/^ts=[^T]*T([0-9]+):([0-9]+):([0-9.]+)Z .*event=$1 .*/\1 \2 \3/p" "$WORK/capture.log" |
+    head -n 1 | awk '{ printf "%d", ($1 * 3600 + $2 * 60 + $3) * 1000 }'; }
+CAP_MS=$(( $(ts_ms dump-spooled) - $(ts_ms baseline-dump) ))
+SERVED_MON=$(sed -nE 's/^served dump .*seconds=([0-9.]+).*/\1/p' "$WORK/hdserver.out" | head -n 1)
+kill -TERM "$CAP_MON" 2>/dev/null || true
+rm -rf "$WORK/spool-capture"
+echo "   monitor: $SPOOLED bytes spooled in $CAP_MS ms (request to fsynced commit); server streamed it in ${SERVED_MON}s; VmHWM $CAP_HWM KiB, VmRSS $CAP_RSS KiB"
+
+COPY=$(python3 "$WORK/catsock.py" "$SOCK" "$WORK/copy.bin")
+rm -f "$WORK/copy.bin"
+echo "   plain copy: $COPY"
+COPY_S=$(sed -nE 's/.* seconds=([0-9.]+) .*/\1/p' <<<"$COPY")
+COPY_FS=$(sed -nE 's/.*with_fsync=([0-9.]+).*/\1/p' <<<"$COPY")
+mbps() { awk -v b="$1" -v s="$2" 'BEGIN { printf "%.0f MB/s", b / s / 1e6 }'; }
+row "monitor peak RSS capturing ${DUMP_MIB} MiB: VmHWM (budget <= 4 MiB)" "$CAP_HWM KiB" "$(verdict "$CAP_HWM <= 4096")"
+row "capture throughput, monitor (request -> fsynced spool)" "$(mbps "$SPOOLED" "$(awk -v m="$CAP_MS" 'BEGIN { print m / 1000 }')") ($CAP_MS ms)"
+row "capture throughput, plain copy to a file (no fsync / fsync)" "$(mbps "$SPOOLED" "$COPY_S") / $(mbps "$SPOOLED" "$COPY_FS")"
+
+# ------------------------------------------------------ 7. S3 upload (issue 4)
+# TODO(issue 4): once the monitor uploads (src/io/s3/uploader.rs wired into
+# run), start a local S3 (s3s-fs), point S3_BUCKET/AWS_ENDPOINT_URL_S3 at it,
+# capture the same 1 GiB dump, report upload MB/s next to `aws s3 cp`/boto3 of
+# the same file and the monitor's VmHWM during the upload.
+echo "== s3 upload: not measured yet"
+row "s3 upload of a 1 GiB dump" "not measured yet (TODO, issue 4)"
+
+# ------------------------------------------------------------------ summary
+echo
+echo "================================ memory-monitor benchmark ================================"
+printf '%-62s %-12s %s\n' "measure" "budget" "value"
+printf '%s\n' "${ROWS[@]}"
+echo "host: $(nproc) CPUs, kernel $(uname -r); monitor $MONITOR"
