@@ -1,0 +1,340 @@
+//! Environment variables and `--flags` -> [`Config`]. Every problem is
+//! collected and reported at once; `main` exits with status 2 on any.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::core::units;
+
+mod args;
+mod reader;
+
+pub use args::{parse_args, Command, Source, SETTINGS};
+
+use args::SECRETS;
+use reader::{bool_value, multiplier, positive_duration, window_size, Reader};
+
+/// How the target is found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TargetSpec {
+    /// Matched against comm (15-byte truncation handled), exe file name, argv[0] file name.
+    Name(String),
+    Pid(u32),
+    PidFile(PathBuf),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Logfmt,
+    Json,
+}
+
+/// Detection thresholds: everything `replay` needs as well as `run`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DetectConfig {
+    pub interval: Duration,
+    pub threshold_bytes: u64,
+    pub dump_cooldown: Duration,
+    pub window_size: usize,
+    /// SPIKE_MULTIPLIER in millionths (3 -> 3_000_000, 1.5 -> 1_500_000).
+    pub spike_multiplier_micros: u64,
+}
+
+/// The heap-dump socket client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaptureConfig {
+    /// HEAP_DUMP_SOCKET; default `/tmp/heap_dump_<exe file name>.sock`.
+    pub socket_override: Option<PathBuf>,
+    /// DUMP_MAX_BYTES, default 4 GiB.
+    pub max_bytes: u64,
+    /// DUMP_CONNECT_TIMEOUT, default 5 s.
+    pub connect_timeout: Duration,
+    /// DUMP_READ_TIMEOUT, default 90 s (above the server's own 60 s abort).
+    pub read_timeout: Duration,
+}
+
+/// The durable on-disk spool.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpoolConfig {
+    /// SPOOL_DIR, default `/tmp/memory-monitor-spool`.
+    pub dir: PathBuf,
+    /// SPOOL_MAX_BYTES, default 10 GiB.
+    pub max_bytes: u64,
+}
+
+/// Where dumps go. `None` in [`Config::s3`] means the spool is the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct S3Config {
+    pub bucket: String,
+    /// S3_PATH_PREFIX, used verbatim as the key prefix (may be empty).
+    pub prefix: String,
+    /// AWS_REGION / AWS_DEFAULT_REGION, default `us-east-1`.
+    pub region: String,
+    /// AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL.
+    pub endpoint: Option<String>,
+    /// S3_FORCE_PATH_STYLE (automatic for IPs and `localhost`, decided by the s3 module).
+    pub force_path_style: bool,
+    /// SSL_CERT_FILE: an extra CA bundle (PEM).
+    pub ca_file: Option<PathBuf>,
+}
+
+/// Who gets told.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotifyConfig {
+    pub slack_token: Option<String>,
+    pub slack_channel: String,
+    pub environment: String,
+    pub network: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub target: TargetSpec,
+    pub detect: DetectConfig,
+    pub initial_delay: Duration,
+    pub baseline_settle: Duration,
+    pub pod_name: String,
+    pub capture: CaptureConfig,
+    pub spool: SpoolConfig,
+    pub s3: Option<S3Config>,
+    pub notify: NotifyConfig,
+    pub log_format: LogFormat,
+    /// --record FILE: CSV `seconds,bytes` of every sample.
+    pub record: Option<PathBuf>,
+}
+
+/// One configuration problem, naming the variable (or flag) and the value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub name: String,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.name, self.message)
+    }
+}
+
+fn detect(r: &mut Reader<'_, '_>) -> Option<DetectConfig> {
+    let interval = r.required("CHECK_INTERVAL", positive_duration);
+    let threshold = r.required("MEMORY_CHANGE_THRESHOLD", units::parse_size);
+    let cooldown = r.required("DUMP_COOLDOWN", units::parse_duration);
+    let window = r.parsed("HISTORY_WINDOW_SIZE", window_size).unwrap_or(60);
+    let mult = r
+        .parsed("SPIKE_MULTIPLIER", multiplier)
+        .unwrap_or(3_000_000);
+    Some(DetectConfig {
+        interval: interval?,
+        threshold_bytes: threshold?,
+        dump_cooldown: cooldown?,
+        window_size: window,
+        spike_multiplier_micros: mult,
+    })
+}
+
+/// Only the detection settings: what `replay` needs.
+pub fn detect_config(src: &Source<'_>) -> Result<DetectConfig, Vec<ConfigError>> {
+    let mut r = Reader {
+        src,
+        errors: Vec::new(),
+    };
+    match (detect(&mut r), r.errors.is_empty()) {
+        (Some(d), true) => Ok(d),
+        _ => Err(r.errors),
+    }
+}
+
+fn target(r: &mut Reader<'_, '_>) -> Option<TargetSpec> {
+    let pid = r.parsed("TARGET_PID", |s| match s.trim().parse::<u32>() {
+        Ok(0) | Err(_) => Err("want a process id (a positive whole number)"),
+        Ok(p) => Ok(p),
+    });
+    if let Some(p) = pid {
+        return Some(TargetSpec::Pid(p));
+    }
+    if let Some(f) = r.string("TARGET_PIDFILE") {
+        return Some(TargetSpec::PidFile(PathBuf::from(f)));
+    }
+    if let Some(name) = r.string("BINARY_NAME") {
+        if name.contains('/') {
+            r.fail(
+                "BINARY_NAME",
+                &name,
+                "a process name, not a path (drop the directories)",
+            );
+            return None;
+        }
+        return Some(TargetSpec::Name(name));
+    }
+    if r.src.get("TARGET_PID").is_none() {
+        r.missing("BINARY_NAME", " (or --pid / --pidfile)");
+    }
+    None
+}
+
+fn s3(r: &mut Reader<'_, '_>) -> Option<S3Config> {
+    let bucket = r.string("S3_BUCKET");
+    let prefix = r.string("S3_PATH_PREFIX");
+    let endpoint = r
+        .string("AWS_ENDPOINT_URL_S3")
+        .or_else(|| r.string("AWS_ENDPOINT_URL"));
+    if let Some(e) = &endpoint {
+        if !(e.starts_with("https://") || e.starts_with("http://")) {
+            r.fail("AWS_ENDPOINT_URL_S3", e, "want an http:// or https:// URL");
+        }
+    }
+    let force = r.parsed("S3_FORCE_PATH_STYLE", bool_value).unwrap_or(false);
+    let Some(bucket) = bucket else {
+        if let Some(p) = prefix {
+            r.fail("S3_PATH_PREFIX", &p, "is set but S3_BUCKET is not");
+        }
+        return None;
+    };
+    Some(S3Config {
+        bucket,
+        prefix: prefix.unwrap_or_default(),
+        region: r
+            .string("AWS_REGION")
+            .or_else(|| r.string("AWS_DEFAULT_REGION"))
+            .unwrap_or_else(|| "us-east-1".into()),
+        endpoint,
+        force_path_style: force,
+        ca_file: r.string("SSL_CERT_FILE").map(PathBuf::from),
+    })
+}
+
+fn channel_for(environment: &str) -> &'static str {
+    match environment {
+        "prod" => "alerts-prod",
+        "staging" | "shadow" => "alerts-barn",
+        _ => "alerts-temp",
+    }
+}
+
+/// The heap-dump socket settings alone (for `inspect`); bad values fall back
+/// to the defaults.
+pub fn capture_config(src: &Source<'_>) -> CaptureConfig {
+    let mut r = Reader {
+        src,
+        errors: Vec::new(),
+    };
+    capture(&mut r)
+}
+
+fn capture(r: &mut Reader<'_, '_>) -> CaptureConfig {
+    CaptureConfig {
+        socket_override: r.string("HEAP_DUMP_SOCKET").map(PathBuf::from),
+        max_bytes: r
+            .parsed("DUMP_MAX_BYTES", units::parse_size)
+            .unwrap_or(4 << 30),
+        connect_timeout: r
+            .parsed("DUMP_CONNECT_TIMEOUT", positive_duration)
+            .unwrap_or(Duration::from_secs(5)),
+        read_timeout: r
+            .parsed("DUMP_READ_TIMEOUT", positive_duration)
+            .unwrap_or(Duration::from_secs(90)),
+    }
+}
+
+/// The full configuration of `run` (and `check-config`), all errors at once.
+/// `hostname` is the POD_NAME fallback.
+pub fn parse(src: &Source<'_>, hostname: &str) -> Result<Config, Vec<ConfigError>> {
+    let mut r = Reader {
+        src,
+        errors: Vec::new(),
+    };
+    let target = target(&mut r);
+    let detect = detect(&mut r);
+    let initial_delay = r.required("INITIAL_DELAY", units::parse_duration);
+    let settle = r
+        .parsed("BASELINE_SETTLE", units::parse_duration)
+        .unwrap_or(Duration::from_secs(60));
+    let capture = capture(&mut r);
+    let spool = SpoolConfig {
+        dir: PathBuf::from(
+            r.string("SPOOL_DIR")
+                .unwrap_or_else(|| "/tmp/memory-monitor/spool".into()),
+        ),
+        max_bytes: r
+            .parsed("SPOOL_MAX_BYTES", units::parse_size)
+            .unwrap_or(5 << 30),
+    };
+    let s3 = s3(&mut r);
+    let environment = r.string("ENVIRONMENT").unwrap_or_default();
+    let notify = NotifyConfig {
+        slack_token: r.string("SLACK_API_TOKEN"),
+        slack_channel: r
+            .string("SLACK_CHANNEL")
+            .unwrap_or_else(|| channel_for(&environment).into()),
+        environment,
+        network: r.string("NETWORK"),
+    };
+    let log_format = r
+        .parsed("LOG_FORMAT", |s| match s.trim() {
+            "logfmt" | "text" => Ok(LogFormat::Logfmt),
+            "json" => Ok(LogFormat::Json),
+            _ => Err("want logfmt or json"),
+        })
+        .unwrap_or(LogFormat::Logfmt);
+    let pod_name = r.string("POD_NAME").unwrap_or_else(|| hostname.to_string());
+    let record = r.string("RECORD_FILE").map(PathBuf::from);
+    match (target, detect, initial_delay, r.errors.is_empty()) {
+        (Some(target), Some(detect), Some(initial_delay), true) => Ok(Config {
+            target,
+            detect,
+            initial_delay,
+            baseline_settle: settle,
+            pod_name,
+            capture,
+            spool,
+            s3,
+            notify,
+            log_format,
+            record,
+        }),
+        _ => Err(r.errors),
+    }
+}
+
+/// `check-config`: the effective value of every setting, secrets redacted.
+pub fn describe(src: &Source<'_>, config: &Config) -> String {
+    let mut out = String::new();
+    for (var, _, _) in SETTINGS {
+        let value = match src.get(var) {
+            Some(_) if SECRETS.contains(var) => "<redacted>".to_string(),
+            Some(v) => v,
+            None => "(unset)".to_string(),
+        };
+        out.push_str(&format!("{var}={value}\n"));
+    }
+    let d = &config.detect;
+    let target = match &config.target {
+        TargetSpec::Name(n) => format!("name {n:?}"),
+        TargetSpec::Pid(p) => format!("pid {p}"),
+        TargetSpec::PidFile(f) => format!("pidfile {}", f.display()),
+    };
+    let store = match &config.s3 {
+        Some(s3) => format!("s3://{}/{} (region {})", s3.bucket, s3.prefix, s3.region),
+        None => format!("local spool only ({})", config.spool.dir.display()),
+    };
+    out.push_str(&format!(
+        "# effective: target {target}; every {:?}; window {} samples; slow leak > baseline + {} B; \
+         spike > P95 x {}; spike cooldown {:?}; slow-leak cooldown {:?}; pod {:?}; dumps to {store}; \
+         slack channel {}{}\n",
+        d.interval,
+        d.window_size,
+        d.threshold_bytes,
+        d.spike_multiplier_micros as f64 / 1e6,
+        d.interval.saturating_mul(u32::try_from(d.window_size).unwrap_or(u32::MAX)),
+        d.dump_cooldown,
+        config.pod_name,
+        config.notify.slack_channel,
+        if config.notify.slack_token.is_some() { "" } else { " (no SLACK_API_TOKEN: not sent)" },
+    ));
+    out
+}
+
+#[cfg(test)]
+mod tests;
