@@ -1,0 +1,394 @@
+//! The durable on-disk spool: every captured dump lands here before anything
+//! tries to deliver it, and leaves only after delivery (PRODUCT §3.7).
+//!
+//! Layout, one flat directory (mode 0700 when we create it):
+//! - `<stem>.pprof`: a complete dump, always with its metadata `<stem>.json`;
+//! - `.tmp-<stem>.pprof`, `.tmp-<stem>.json`: being written, or left by a
+//!   monitor that was killed mid-capture (removed by [`Spool::open`]).
+//!
+//! `<stem>` = `{UTC %Y%m%dT%H%M%S}{millis:03}Z-{seq:06}-{pid}-{reason}`, so
+//! names sort oldest first; `seq` is process-wide, so two dumps in the same
+//! millisecond never share a name. A commit writes and fsyncs both temp files,
+//! renames the metadata, renames the dump LAST, then fsyncs the directory: a
+//! crash leaves either no final dump or one with its metadata. The size cap
+//! refuses new dumps; nothing undelivered is ever deleted to make room.
+//!
+//! One monitor per spool directory: `open` removes every `.tmp-*` file.
+
+use std::collections::{HashSet, VecDeque};
+use std::fmt;
+use std::fs::{self, DirBuilder, File};
+use std::io;
+use std::os::unix::fs::DirBuilderExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::config::SpoolConfig;
+use crate::core::timefmt::Utc;
+
+mod meta;
+mod writer;
+
+pub use meta::Meta;
+pub use writer::SpoolWriter;
+
+use meta::{read_meta, rebuild_meta};
+
+const TMP_PREFIX: &str = ".tmp-";
+const DUMP_EXT: &str = ".pprof";
+const META_EXT: &str = ".json";
+/// How many recent S3 keys are remembered to avoid collisions.
+const RECENT_KEYS: usize = 64;
+
+/// Process-wide, so two `Spool`s on one directory still never share a name.
+static SEQ: AtomicU64 = AtomicU64::new(0);
+
+#[derive(Debug)]
+pub enum SpoolError {
+    /// The cap is reached; the new dump is refused.
+    Full {
+        dir: PathBuf,
+        used: u64,
+        max: u64,
+    },
+    Io {
+        path: PathBuf,
+        source: io::Error,
+    },
+    BadMeta {
+        path: Option<PathBuf>,
+        reason: String,
+    },
+}
+
+impl fmt::Display for SpoolError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SpoolError::Full { dir, used, max } => write!(
+                f,
+                "spool full: {} holds {used} of {max} bytes (SPOOL_MAX_BYTES), refusing new dump; \
+                 undelivered dumps are never deleted",
+                dir.display()
+            ),
+            SpoolError::Io { path, source } => write!(f, "spool {}: {source}", path.display()),
+            SpoolError::BadMeta {
+                path: Some(path),
+                reason,
+            } => write!(f, "spool metadata {}: {reason}", path.display()),
+            SpoolError::BadMeta { path: None, reason } => write!(f, "spool metadata: {reason}"),
+        }
+    }
+}
+
+impl std::error::Error for SpoolError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            SpoolError::Io { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+fn io_err(path: &Path) -> impl FnOnce(io::Error) -> SpoolError + '_ {
+    move |source| SpoolError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// A complete dump waiting for delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pending {
+    pub dump: PathBuf,
+    pub meta_path: PathBuf,
+    /// Read from `meta_path`, or rebuilt from the file name and the dump
+    /// (with an empty `key`) when that file is missing or unreadable.
+    pub meta: Meta,
+    /// Size of the dump file.
+    pub bytes: u64,
+    meta_bytes: u64,
+}
+
+impl Pending {
+    /// `meta.key`, or for a dump whose metadata was lost, a key built from
+    /// its time and reason with [`object_key`].
+    pub fn key_or(&self, prefix: &str, pod: &str) -> String {
+        if self.meta.key.is_empty() {
+            object_key(prefix, pod, self.meta.unix_ms / 1000, &self.meta.reason)
+        } else {
+            self.meta.key.clone()
+        }
+    }
+}
+
+/// A handle to the spool directory; clones share the size accounting.
+#[derive(Debug, Clone)]
+pub struct Spool {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    dir: PathBuf,
+    max_bytes: u64,
+    /// Bytes in final files plus bytes written so far by open writers.
+    used: AtomicU64,
+    recent_keys: Mutex<VecDeque<String>>,
+}
+
+impl Spool {
+    /// Creates the directory (0700) if needed, removes leftovers of a killed
+    /// monitor (`.tmp-*`, metadata without its dump), and sums what is pending.
+    pub fn open(cfg: &SpoolConfig) -> Result<Spool, SpoolError> {
+        let dir = cfg.dir.clone();
+        DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&dir)
+            .map_err(io_err(&dir))?;
+        let names = list(&dir)?;
+        let dumps: HashSet<&str> = names
+            .iter()
+            .filter_map(|(name, _)| name.strip_suffix(DUMP_EXT))
+            .collect();
+        let mut used: u64 = 0;
+        for (name, len) in &names {
+            let path = dir.join(name);
+            let orphan_meta = name
+                .strip_suffix(META_EXT)
+                .is_some_and(|stem| !dumps.contains(stem));
+            if name.starts_with(TMP_PREFIX) || orphan_meta {
+                remove_if_present(&path)?;
+            } else if name.ends_with(DUMP_EXT) || name.ends_with(META_EXT) {
+                used = used.saturating_add(*len);
+                if let Some(seq) = name.split('-').nth(1).and_then(|s| s.parse::<u64>().ok()) {
+                    SEQ.fetch_max(seq.saturating_add(1), Ordering::Relaxed);
+                }
+            }
+        }
+        let spool = Spool {
+            inner: Arc::new(Inner {
+                dir,
+                max_bytes: cfg.max_bytes,
+                used: AtomicU64::new(used),
+                recent_keys: Mutex::new(VecDeque::with_capacity(RECENT_KEYS)),
+            }),
+        };
+        let pending = spool.pending()?;
+        for p in pending.iter().rev().take(RECENT_KEYS).rev() {
+            if !p.meta.key.is_empty() {
+                spool.unique_key(p.meta.key.clone());
+            }
+        }
+        Ok(spool)
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.inner.dir
+    }
+
+    /// Bytes held: pending dumps and metadata plus dumps being written.
+    pub fn used_bytes(&self) -> u64 {
+        self.inner.used.load(Ordering::Relaxed)
+    }
+
+    pub fn max_bytes(&self) -> u64 {
+        self.inner.max_bytes
+    }
+
+    /// Starts a dump: refuses with [`SpoolError::Full`] when the spool is at
+    /// its cap, else returns a writer to a fresh temp file (created with
+    /// `O_EXCL`, mode 0600).
+    pub fn begin(
+        &self,
+        pid: u32,
+        reason: &str,
+        now: SystemTime,
+    ) -> Result<SpoolWriter, SpoolError> {
+        let used = self.used_bytes();
+        if used >= self.inner.max_bytes {
+            return Err(self.full(used));
+        }
+        let seq = SEQ.fetch_add(1, Ordering::Relaxed);
+        SpoolWriter::create(self, stem(now, seq, pid, reason))
+    }
+
+    /// Complete dumps, oldest first. A dump whose metadata cannot be read is
+    /// still returned (with rebuilt metadata): nothing is ever dropped here.
+    pub fn pending(&self) -> Result<Vec<Pending>, SpoolError> {
+        let mut stems: Vec<String> = list(&self.inner.dir)?
+            .into_iter()
+            .filter(|(name, _)| !name.starts_with('.'))
+            .filter_map(|(name, _)| name.strip_suffix(DUMP_EXT).map(str::to_owned))
+            .collect();
+        stems.sort_unstable();
+        let mut out = Vec::with_capacity(stems.len());
+        for stem in stems {
+            if let Some(p) = self.load(&stem)? {
+                out.push(p);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Deletes a delivered dump (dump first, so a crash leaves an orphan
+    /// metadata file that `open` cleans up) and gives back its bytes.
+    pub fn remove(&self, p: &Pending) -> Result<(), SpoolError> {
+        let mut freed = 0;
+        if remove_if_present(&p.dump)? {
+            freed += p.bytes;
+        }
+        if remove_if_present(&p.meta_path)? {
+            freed += p.meta_bytes;
+        }
+        self.release(freed);
+        sync_dir(&self.inner.dir)
+    }
+
+    /// `key`, or `key` with `-2`, `-3`, ... before `.pprof` when a recent dump
+    /// already used it; remembers the result.
+    pub fn unique_key(&self, key: String) -> String {
+        let mut recent = self
+            .inner
+            .recent_keys
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut candidate = key.clone();
+        // At most RECENT_KEYS keys are remembered, so one of RECENT_KEYS + 1
+        // candidates is free and the loop ends.
+        for n in 2..=RECENT_KEYS + 2 {
+            if !recent.contains(&candidate) {
+                break;
+            }
+            candidate = match key.strip_suffix(DUMP_EXT) {
+                Some(base) => format!("{base}-{n}{DUMP_EXT}"),
+                None => format!("{key}-{n}"),
+            };
+        }
+        if recent.len() >= RECENT_KEYS {
+            recent.pop_front();
+        }
+        recent.push_back(candidate.clone());
+        candidate
+    }
+
+    fn load(&self, stem: &str) -> Result<Option<Pending>, SpoolError> {
+        let dump = self.inner.dir.join(format!("{stem}{DUMP_EXT}"));
+        let meta_path = self.inner.dir.join(format!("{stem}{META_EXT}"));
+        let info = match fs::symlink_metadata(&dump) {
+            Ok(info) => info,
+            // Delivered and removed by another handle in the meantime.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io_err(&dump)(e)),
+        };
+        let (meta, meta_bytes) = match read_meta(&meta_path) {
+            Ok(found) => found,
+            Err(_) => (rebuild_meta(stem, &dump, &info), 0),
+        };
+        Ok(Some(Pending {
+            dump,
+            meta_path,
+            meta,
+            bytes: info.len(),
+            meta_bytes,
+        }))
+    }
+
+    /// Adds `n` bytes unless that would pass the cap.
+    fn reserve(&self, n: u64) -> Result<(), SpoolError> {
+        let max = self.inner.max_bytes;
+        self.inner
+            .used
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |used| {
+                used.checked_add(n).filter(|&total| total <= max)
+            })
+            .map(drop)
+            .map_err(|used| self.full(used))
+    }
+
+    fn release(&self, n: u64) {
+        let _ = self
+            .inner
+            .used
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |used| {
+                Some(used.saturating_sub(n))
+            });
+    }
+
+    fn full(&self, used: u64) -> SpoolError {
+        SpoolError::Full {
+            dir: self.inner.dir.clone(),
+            used,
+            max: self.inner.max_bytes,
+        }
+    }
+}
+
+/// `{prefix}{pod}-{UTC %Y-%m-%d-%H-%M-%S}-{reason}.pprof`, the drop-in key.
+pub fn object_key(prefix: &str, pod: &str, unix_secs: u64, reason: &str) -> String {
+    let time = Utc::from_unix_ms(unix_secs.saturating_mul(1000)).key();
+    format!("{prefix}{pod}-{time}-{reason}{DUMP_EXT}")
+}
+
+fn stem(now: SystemTime, seq: u64, pid: u32, reason: &str) -> String {
+    let since = now.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let t = Utc::from_unix_ms(u64::try_from(since.as_millis()).unwrap_or(u64::MAX));
+    let reason: String = reason
+        .chars()
+        .take(40)
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let reason = if reason.is_empty() {
+        "dump".to_owned()
+    } else {
+        reason
+    };
+    format!(
+        "{:04}{:02}{:02}T{:02}{:02}{:02}{:03}Z-{seq:06}-{pid}-{reason}",
+        t.year, t.month, t.day, t.hour, t.minute, t.second, t.millis
+    )
+}
+
+/// Regular files in `dir` with UTF-8 names, and their sizes.
+fn list(dir: &Path) -> Result<Vec<(String, u64)>, SpoolError> {
+    let mut out = Vec::new();
+    for entry in fs::read_dir(dir).map_err(io_err(dir))? {
+        let entry = entry.map_err(io_err(dir))?;
+        let Ok(name) = entry.file_name().into_string() else {
+            continue; // not ours: we only write ASCII names
+        };
+        match entry.metadata() {
+            Ok(info) if info.is_file() => out.push((name, info.len())),
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io_err(&entry.path())(e)),
+        }
+    }
+    Ok(out)
+}
+
+fn sync_dir(dir: &Path) -> Result<(), SpoolError> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io_err(dir))
+}
+
+/// True when the file was there and is now gone.
+fn remove_if_present(path: &Path) -> Result<bool, SpoolError> {
+    match fs::remove_file(path) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(io_err(path)(e)),
+    }
+}
+
+#[cfg(test)]
+mod tests;
