@@ -4,6 +4,7 @@
 
 #[path = "common/capture_util.rs"]
 mod capture_util;
+mod common;
 
 use std::fs;
 use std::io::{Read, Write};
@@ -20,6 +21,7 @@ use memory_monitor::io::heapdump::{self, CaptureError, JemallocStats, Stage};
 use memory_monitor::io::spool::{object_key, Spool, SpoolError};
 
 use capture_util::*;
+use common::demo_target_bin;
 
 const MIB: u64 = 1 << 20;
 

@@ -1,4 +1,5 @@
-//! Helpers for tests/capture.rs: scratch directories, a real Unix-socket
+//! Helpers for tests/capture.rs (beside tests/common/mod.rs, which it
+//! builds on): scratch directories removed on drop, a real Unix-socket
 //! server in a thread, and a child copy of the test binary for tests that
 //! must measure or kill a whole process.
 
@@ -10,24 +11,20 @@ use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
 use memory_monitor::config::{CaptureConfig, SpoolConfig};
 use memory_monitor::io::spool::Meta;
 
+use crate::common::scratch;
+
 /// A fresh directory under the system temp dir, removed on drop.
 pub struct TempDir(pub PathBuf);
 
 impl TempDir {
     pub fn new(tag: &str) -> TempDir {
-        static N: AtomicU32 = AtomicU32::new(0);
-        let n = N.fetch_add(1, Ordering::Relaxed);
-        let dir = std::env::temp_dir().join(format!("mm-cap-{tag}-{}-{n}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).expect("create scratch dir");
-        TempDir(dir)
+        TempDir(scratch(tag))
     }
 
     pub fn path(&self, name: &str) -> PathBuf {
@@ -167,22 +164,6 @@ pub fn wait_for_line(child: &mut Child, prefix: &str) -> String {
         }
     }
     panic!("child exited without printing {prefix:?}");
-}
-
-/// The demo target binary: `$DEMO_TARGET` or `target/release/demo-target`.
-/// Missing is a setup failure, never a skip.
-pub fn demo_target_bin() -> PathBuf {
-    let path = std::env::var_os("DEMO_TARGET")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("target/release/demo-target")
-        });
-    assert!(
-        path.exists(),
-        "demo target not built at {}: run `just test` (or `cargo build --locked --release -p demo-target`)",
-        path.display()
-    );
-    path
 }
 
 /// kB value of `field` in /proc/self/status.

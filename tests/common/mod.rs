@@ -41,7 +41,7 @@ pub fn demo_target_bin() -> PathBuf {
         });
     assert!(
         path.exists(),
-        "demo target not built at {}: run `just test` (or `cargo build --release -p demo-target`)",
+        "demo target not built at {}: run `just test` (or `cargo build --locked --release -p demo-target`)",
         path.display()
     );
     path
