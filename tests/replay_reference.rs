@@ -100,7 +100,7 @@ fn trace() -> Vec<(f64, u64)> {
     for i in 0..3000u64 {
         let phase = (i / 300) % 4;
         match phase {
-            1 => level += 300_000, // slow leak
+            1 => level += 300_000,      // slow leak
             3 => level -= level / 2000, // slow release
             _ => {}
         }
