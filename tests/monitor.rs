@@ -394,17 +394,16 @@ fn record_then_replay_reproduces_the_detection() {
     m.proc.wait_timeout(Duration::from_secs(2)).expect("stops");
     let csv = std::fs::read_to_string(&trace).unwrap();
     assert!(csv.starts_with("seconds,bytes\n0.000,"), "{csv}");
-    let out = Command::new(monitor_bin())
-        .args(["replay", trace.to_str().unwrap(), "--format", "json"])
-        .env_clear()
-        .envs([
+    let out = replay(
+        &trace,
+        &["--format", "json"],
+        &[
             ("CHECK_INTERVAL", "100ms"),
             ("MEMORY_CHANGE_THRESHOLD", "20MB"),
             ("DUMP_COOLDOWN", "1h"),
             ("HISTORY_WINDOW_SIZE", "10"),
-        ])
-        .output()
-        .unwrap();
+        ],
+    );
     assert!(
         out.status.success(),
         "{}",

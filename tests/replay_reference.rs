@@ -5,9 +5,7 @@
 
 mod common;
 
-use std::process::Command;
-
-use common::{monitor_bin, scratch};
+use common::{replay, scratch};
 
 struct Rules {
     window: usize,
@@ -133,18 +131,17 @@ fn replay_matches_the_rules_to_the_sample() {
         spike_cooldown: 30.0 * 0.5,
         leak_cooldown: 60.0,
     };
-    let out = Command::new(monitor_bin())
-        .args(["replay", file.to_str().unwrap(), "--format", "json"])
-        .env_clear()
-        .envs([
+    let out = replay(
+        &file,
+        &["--format", "json"],
+        &[
             ("CHECK_INTERVAL", "500ms"),
             ("MEMORY_CHANGE_THRESHOLD", "20MB"),
             ("DUMP_COOLDOWN", "1m"),
             ("HISTORY_WINDOW_SIZE", "30"),
             ("SPIKE_MULTIPLIER", "2.5"),
-        ])
-        .output()
-        .unwrap();
+        ],
+    );
     assert!(
         out.status.success(),
         "{}",
@@ -176,16 +173,15 @@ fn a_bad_trace_names_the_line() {
     let dir = scratch("replaybad");
     let file = dir.join("bad.csv");
     std::fs::write(&file, "seconds,bytes\n0,100\n1,lots\n").unwrap();
-    let out = Command::new(monitor_bin())
-        .args(["replay", file.to_str().unwrap()])
-        .env_clear()
-        .envs([
+    let out = replay(
+        &file,
+        &[],
+        &[
             ("CHECK_INTERVAL", "1s"),
             ("MEMORY_CHANGE_THRESHOLD", "1MB"),
             ("DUMP_COOLDOWN", "1m"),
-        ])
-        .output()
-        .unwrap();
+        ],
+    );
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("line 3: bad bytes \"lots\""), "{err}");

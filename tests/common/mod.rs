@@ -5,7 +5,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -219,6 +219,19 @@ impl Monitor {
             .filter(|l| l.contains(&needle))
             .collect()
     }
+}
+
+/// `memory-monitor replay FILE ARGS...` with exactly `env` (nothing
+/// inherited), run to completion.
+pub fn replay(file: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    Command::new(monitor_bin())
+        .arg("replay")
+        .arg(file)
+        .args(args)
+        .env_clear()
+        .envs(env.iter().copied())
+        .output()
+        .expect("run memory-monitor replay")
 }
 
 /// The value of `key=` in a logfmt line.
