@@ -4,6 +4,7 @@
 
 mod common;
 
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -11,28 +12,37 @@ use common::*;
 
 const T: Duration = Duration::from_secs(20);
 
+/// Demo-target flags: a process that starts at 8 MiB and leaks 40 MiB/s.
+const LEAKING: &[&str] = &[
+    "--base-mb",
+    "8",
+    "--leak-mb-per-sec",
+    "40",
+    "--exit-after-secs",
+    "60",
+];
+
+/// A leaking demo target under a unique name (`prefix`...) copied into
+/// `dir`, and a monitor watching it with a 20 MB slow-leak threshold and
+/// its spool in `dir/spool`; `extra` adds settings.
+fn watch_a_leaker(dir: &Path, prefix: &str, extra: &[(&str, &str)]) -> (Proc, Monitor) {
+    let name = unique_name(prefix, 12);
+    let exe = named_target(dir, &name);
+    let target = start_target(&exe, LEAKING, &[]);
+    let spool = dir.join("spool");
+    let mut env = vec![
+        ("BINARY_NAME", name.as_str()),
+        ("MEMORY_CHANGE_THRESHOLD", "20MB"),
+        ("SPOOL_DIR", spool.to_str().unwrap()),
+    ];
+    env.extend_from_slice(extra);
+    (target, monitor(&env))
+}
+
 #[test]
 fn slow_leak_is_detected_with_a_dump_request() {
     let dir = scratch("leak");
-    let name = unique_name("mmleak", 12);
-    let exe = named_target(&dir, &name);
-    let _target = start_target(
-        &exe,
-        &[
-            "--base-mb",
-            "8",
-            "--leak-mb-per-sec",
-            "40",
-            "--exit-after-secs",
-            "60",
-        ],
-        &[],
-    );
-    let m = monitor(&[
-        ("BINARY_NAME", &name),
-        ("MEMORY_CHANGE_THRESHOLD", "20MB"),
-        ("SPOOL_DIR", dir.join("spool").to_str().unwrap()),
-    ]);
+    let (_target, m) = watch_a_leaker(&dir, "mmleak", &[]);
     let leak = m.wait_for("slow-leak", T, |l| {
         l.contains("event=slow-leak") && l.contains("dump=true")
     });
@@ -136,18 +146,7 @@ fn two_processes_with_one_name_are_both_tracked() {
     let name = unique_name("mmtwin", 12);
     let exe = named_target(&dir, &name);
     let a = start_target(&exe, &["--base-mb", "8", "--exit-after-secs", "60"], &[]);
-    let b = start_target(
-        &exe,
-        &[
-            "--base-mb",
-            "8",
-            "--leak-mb-per-sec",
-            "40",
-            "--exit-after-secs",
-            "60",
-        ],
-        &[],
-    );
+    let b = start_target(&exe, LEAKING, &[]);
     let m = monitor(&[
         ("BINARY_NAME", &name),
         ("MEMORY_CHANGE_THRESHOLD", "20MB"),
@@ -366,27 +365,8 @@ fn flags_override_env_and_help_and_version_work() {
 #[test]
 fn record_then_replay_reproduces_the_detection() {
     let dir = scratch("record");
-    let name = unique_name("mmrec", 12);
-    let exe = named_target(&dir, &name);
-    let _t = start_target(
-        &exe,
-        &[
-            "--base-mb",
-            "8",
-            "--leak-mb-per-sec",
-            "40",
-            "--exit-after-secs",
-            "60",
-        ],
-        &[],
-    );
     let trace = dir.join("trace.csv");
-    let mut m = monitor(&[
-        ("BINARY_NAME", &name),
-        ("MEMORY_CHANGE_THRESHOLD", "20MB"),
-        ("RECORD_FILE", trace.to_str().unwrap()),
-        ("SPOOL_DIR", dir.join("spool").to_str().unwrap()),
-    ]);
+    let (_t, mut m) = watch_a_leaker(&dir, "mmrec", &[("RECORD_FILE", trace.to_str().unwrap())]);
     m.wait_for("slow-leak", T, |l| {
         l.contains("event=slow-leak") && l.contains("dump=true")
     });
