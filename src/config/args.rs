@@ -94,7 +94,11 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
         "--s3-force-path-style",
         "path-style addressing (true/false)",
     ),
-    ("SSL_CERT_FILE", "--ssl-cert-file", "extra CA bundle (PEM)"),
+    (
+        "SSL_CERT_FILE",
+        "--ssl-cert-file",
+        "CA bundle (PEM) for a private endpoint (replaces the built-in roots)",
+    ),
     (
         "SPOOL_DIR",
         "--spool-dir",
