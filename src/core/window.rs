@@ -58,24 +58,27 @@ impl Window {
     /// Nearest-rank percentile: `index = ceil(n·p/100)` clamped to `[1, n]`.
     /// `None` for an empty window.
     pub fn percentile(&self, p: u32) -> Option<u64> {
-        let mut copy = [0u64; CAPACITY];
-        let n = self.samples.len();
-        for (slot, v) in copy.iter_mut().zip(self.samples.iter()) {
-            *slot = *v;
-        }
-        select_percentile(&mut copy[..n], p)
+        select_percentile(&mut self.stack_copy(), p)
     }
 
     /// P50 and P95 from one copy of the window.
     pub fn p50_p95(&self) -> Option<(u64, u64)> {
-        let mut copy = [0u64; CAPACITY];
-        let n = self.samples.len();
-        for (slot, v) in copy.iter_mut().zip(self.samples.iter()) {
-            *slot = *v;
-        }
-        let p95 = select_percentile(&mut copy[..n], 95)?;
-        let p50 = select_percentile(&mut copy[..n], 50)?;
+        let mut copy = self.stack_copy();
+        let p95 = select_percentile(&mut copy, 95)?;
+        let p50 = select_percentile(&mut copy, 50)?;
         Some((p50, p95))
+    }
+
+    /// The live samples copied onto the stack. Only `len` slots are written:
+    /// zeroing a whole `[u64; CAPACITY]` (32 KiB) each tick would touch 8
+    /// cold stack pages after every sleep, for nothing.
+    fn stack_copy(&self) -> heapless::Vec<u64, CAPACITY> {
+        let mut copy = heapless::Vec::new();
+        for &v in &self.samples {
+            // Cannot fail: the ring never holds more than CAPACITY samples.
+            let _ = copy.push(v);
+        }
+        copy
     }
 
     /// Least-squares slope of the samples against their tick index, in bytes
