@@ -14,7 +14,7 @@
 # 5. Stripped binary size and `file` output.
 # 6. Peak RSS of the monitor while capturing a 1 GiB heap-dump reply, and the
 #    capture throughput next to a plain cat-like copy of the same stream.
-# 7. S3 upload: TODO.
+# 7. S3 upload: a 1 GiB pending dump to a local s3s-fs, next to boto3 put_object.
 #
 # Knobs (env): BENCH_ROUNDS (8) x BENCH_ROUND_SECONDS (8) side-by-side
 # rounds; BENCH_CROWD_ROUNDS (3) x BENCH_CROWD_ROUND_SECONDS (6) with BENCH_CROWD
@@ -391,12 +391,63 @@ row "capture throughput, monitor (request -> fsynced spool)" "$(mbps "$SPOOLED" 
 row "capture throughput, plain copy to a file (no fsync / fsync)" "$(mbps "$SPOOLED" "$COPY_S") / $(mbps "$SPOOLED" "$COPY_FS")"
 
 # ------------------------------------------------------ 7. S3 upload (issue 4)
-# TODO(issue 4): once the monitor uploads (src/io/s3/uploader.rs wired into
-# run), start a local S3 (s3s-fs), point S3_BUCKET/AWS_ENDPOINT_URL_S3 at it,
-# capture the same 1 GiB dump, report upload MB/s next to `aws s3 cp`/boto3 of
-# the same file and the monitor's VmHWM during the upload.
-echo "== s3 upload: not measured yet"
-row "s3 upload of a 1 GiB dump" "not measured yet (TODO, issue 4)"
+# A 1 GiB dump left pending in the spool (as a previous run would leave it)
+# is uploaded by the monitor to a local S3 (s3s-fs, SigV4 verified); then
+# boto3 puts the same file to the same server with one signed PUT.
+command -v s3s-fs >/dev/null || die "s3s-fs missing: run 'just setup'"
+python3 -c 'import boto3' 2>/dev/null || die "boto3 missing: run 'just setup' (moto brings it)"
+echo "== s3 upload of a ${DUMP_MIB} MiB dump to a local s3s-fs"
+S3_PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+mkdir -p "$WORK/s3root/dumps" "$WORK/spool-upload"
+s3s-fs --host 127.0.0.1 --port "$S3_PORT" --access-key BENCHKEY --secret-key BENCHSECRET0123456789 \
+    "$WORK/s3root" >"$WORK/s3s.log" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/"$S3_PORT") 2>/dev/null && break; sleep 0.1; done
+STEM="20261122T000000000Z-000000-1-spike"
+python3 - "$WORK/spool-upload/$STEM.pprof" "$DUMP_MIB" <<'PY'
+import sys
+path, mib = sys.argv[1], int(sys.argv[2])
+block = bytes(range(256)) * 4096
+with open(path, "wb") as f:
+    f.write(b"\x1f\x8b")
+    left = mib * (1 << 20) - 2
+    while left > 0:
+        n = min(left, len(block)); f.write(block[:n]); left -= n
+PY
+UP_BYTES=$((DUMP_MIB * 1048576))
+printf '{"key":"bench/big.pprof","pod":"bench","target":"t","pid":1,"reason":"spike","unix_ms":1,"rss_anon_bytes":1,"baseline_bytes":1,"jemalloc":null,"gzip_ok":true,"bytes":%d}' \
+    "$UP_BYTES" >"$WORK/spool-upload/$STEM.json"
+cp "$WORK/spool-upload/$STEM.pprof" "$WORK/boto.bin"
+UP_T0=$(now_ns)
+S3_BUCKET=dumps AWS_ENDPOINT_URL_S3="http://127.0.0.1:$S3_PORT" AWS_REGION=us-east-1 \
+    AWS_ACCESS_KEY_ID=BENCHKEY AWS_SECRET_ACCESS_KEY=BENCHSECRET0123456789 AWS_EC2_METADATA_DISABLED=true \
+    SPOOL_DIR="$WORK/spool-upload" BINARY_NAME="${TAG}none" CHECK_INTERVAL=1s MEMORY_CHANGE_THRESHOLD=1GB \
+    INITIAL_DELAY=0s DUMP_COOLDOWN=1h "$MONITOR" 2>"$WORK/upload.log" &
+UP_MON=$!; PIDS+=($UP_MON)
+wait_for "$WORK/upload.log" "event=uploaded" 600
+UP_S=$(awk -v a="$UP_T0" -v b="$(now_ns)" 'BEGIN { printf "%.3f", (b - a) / 1e9 }')
+UP_HWM=$(status_kib "$UP_MON" VmHWM)
+kill -TERM "$UP_MON" 2>/dev/null || true
+cmp -s "$WORK/boto.bin" "$WORK/s3root/dumps/bench/big.pprof" || die "uploaded object differs from the dump"
+rm -f "$WORK/s3root/dumps/bench/big.pprof"
+BOTO=$(python3 - "$S3_PORT" "$WORK/boto.bin" <<'PY'
+import sys, time, boto3
+from botocore.config import Config
+port, path = sys.argv[1], sys.argv[2]
+s3 = boto3.client("s3", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
+                  aws_access_key_id="BENCHKEY", aws_secret_access_key="BENCHSECRET0123456789",
+                  config=Config(s3={"addressing_style": "path"}))
+t0 = time.monotonic()
+with open(path, "rb") as f:
+    s3.put_object(Bucket="dumps", Key="bench/boto.pprof", Body=f)
+print(f"{time.monotonic() - t0:.3f}")
+PY
+)
+rm -f "$WORK/boto.bin" "$WORK/s3root/dumps/bench/boto.pprof"
+echo "   monitor: ${UP_BYTES} bytes in ${UP_S}s (start to uploaded: hash pass + signed PUT), VmHWM ${UP_HWM} KiB; boto3 put_object: ${BOTO}s"
+row "monitor peak RSS uploading ${DUMP_MIB} MiB to S3: VmHWM (budget <= 4 MiB)" "$UP_HWM KiB" "$(verdict "$UP_HWM <= 4096")"
+row "s3 upload throughput, monitor (start -> uploaded, incl. hash pass)" "$(mbps "$UP_BYTES" "$UP_S") (${UP_S} s)"
+row "s3 upload throughput, boto3 put_object of the same file" "$(mbps "$UP_BYTES" "$BOTO") (${BOTO} s)"
 
 # ------------------------------------------------------------------ summary
 echo
