@@ -129,3 +129,84 @@ fn a_silent_socket_times_out_while_sampling_stays_on_time() {
         "a tick gap of {worst} s during the silent dump"
     );
 }
+
+#[test]
+fn sigkill_mid_dump_leaves_no_partial_file_under_a_final_name() {
+    let dir = scratch("kill9");
+    let sock = dir.join("slow.sock");
+    // A dump that trickles: 80 MiB at 1 MiB per 50 ms, long enough to be killed in.
+    server(&sock, |c| {
+        let _ = c.write_all(&[0x1f, 0x8b]);
+        let chunk = vec![3u8; 1 << 20];
+        for _ in 0..80 {
+            if c.write_all(&chunk).is_err() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    });
+    let name = unique_name("mmkill", 12);
+    let _t = start_target(
+        &named_target(&dir, &name),
+        &["--exit-after-secs", "60"],
+        &[],
+    );
+    let spool = dir.join("spool");
+    let env = [
+        ("BINARY_NAME", name.as_str()),
+        ("HEAP_DUMP_SOCKET", sock.to_str().unwrap()),
+        ("SPOOL_DIR", spool.to_str().unwrap()),
+    ];
+    let mut m = monitor(&env);
+    m.wait_for("baseline dump request", T, |l| {
+        l.contains("event=baseline-dump")
+    });
+    // Wait until the temp file has real bytes in it, then kill without warning.
+    let until = std::time::Instant::now() + T;
+    let tmp_bytes = || -> u64 {
+        std::fs::read_dir(&spool).map_or(0, |d| {
+            d.flatten()
+                .filter(|e| e.file_name().to_string_lossy().starts_with(".tmp-"))
+                .map(|e| e.metadata().map_or(0, |m| m.len()))
+                .sum()
+        })
+    };
+    while tmp_bytes() < 3 << 20 {
+        assert!(
+            std::time::Instant::now() < until,
+            "no partial capture to kill"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    m.proc.signal("KILL");
+    m.proc.wait_timeout(Duration::from_secs(5)).expect("killed");
+    let names: Vec<String> = std::fs::read_dir(&spool)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        names.iter().all(|n| n.starts_with(".tmp-")),
+        "only temp files after SIGKILL: {names:?}"
+    );
+    // The next start clears the partial capture and spools a complete one.
+    let m2 = monitor(&env);
+    let line = m2.wait_for("a complete dump", T, |l| {
+        l.contains("event=dump-spooled") || l.contains("event=dump-not-taken")
+    });
+    assert!(line.contains("event=dump-spooled"), "{line}");
+    let names: Vec<String> = std::fs::read_dir(&spool)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        !names.iter().any(|n| n.starts_with(".tmp-")),
+        "stale temp files removed: {names:?}"
+    );
+    assert_eq!(
+        names.iter().filter(|n| n.ends_with(".pprof")).count(),
+        1,
+        "{names:?}"
+    );
+}
