@@ -128,6 +128,25 @@ impl Drop for Proc {
     }
 }
 
+/// Spawns `cmd`, retrying briefly on ETXTBSY: a freshly copied executable
+/// can still be open for writing in a child that another test thread forked
+/// while the copy was being written (until that child's exec closes it).
+fn spawn_retrying(cmd: &mut Command, exe: &Path) -> Child {
+    let until = Instant::now() + Duration::from_secs(5);
+    loop {
+        match cmd.spawn() {
+            Ok(child) => return child,
+            Err(e) if e.raw_os_error() == Some(ETXTBSY) && Instant::now() < until => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(e) => panic!("start {}: {e}", exe.display()),
+        }
+    }
+}
+
+/// ETXTBSY on Linux.
+const ETXTBSY: i32 = 26;
+
 /// Starts a demo target and waits for its readiness line on stdout.
 pub fn start_target(exe: &Path, args: &[&str], env: &[(&str, &str)]) -> Proc {
     let mut cmd = Command::new(exe);
@@ -135,9 +154,7 @@ pub fn start_target(exe: &Path, args: &[&str], env: &[(&str, &str)]) -> Proc {
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let mut child = cmd
-        .spawn()
-        .unwrap_or_else(|e| panic!("start {}: {e}", exe.display()));
+    let mut child = spawn_retrying(&mut cmd, exe);
     let stdout = child.stdout.take().expect("piped stdout");
     let mut line = String::new();
     BufReader::new(stdout)
