@@ -40,19 +40,33 @@ fn vm_hwm_kib(pid: u32) -> u64 {
         .unwrap()
 }
 
+/// Writes the gzip magic then `mib` MiB, pausing `pause` between MiBs;
+/// stops quietly when the client goes away.
+fn stream_mib(c: &mut std::os::unix::net::UnixStream, mib: usize, pause: Duration) {
+    let _ = c.write_all(&[0x1f, 0x8b]);
+    let chunk = vec![7u8; 1 << 20];
+    for _ in 0..mib {
+        if c.write_all(&chunk).is_err() {
+            return;
+        }
+        std::thread::sleep(pause);
+    }
+}
+
+/// File names in a spool directory.
+fn spool_names(spool: &Path) -> Vec<String> {
+    std::fs::read_dir(spool)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
 #[test]
 fn a_200mb_dump_streams_through_the_shipped_binary_in_under_4mib() {
     let dir = scratch("cap200");
     let sock = dir.join("dump.sock");
-    server(&sock, |c| {
-        let _ = c.write_all(&[0x1f, 0x8b]);
-        let chunk = vec![7u8; 1 << 20];
-        for _ in 0..200 {
-            if c.write_all(&chunk).is_err() {
-                return;
-            }
-        }
-    });
+    server(&sock, |c| stream_mib(c, 200, Duration::ZERO));
     let name = unique_name("mmcap", 12);
     let _t = start_target(
         &named_target(&dir, &name),
@@ -135,16 +149,7 @@ fn sigkill_mid_dump_leaves_no_partial_file_under_a_final_name() {
     let dir = scratch("kill9");
     let sock = dir.join("slow.sock");
     // A dump that trickles: 80 MiB at 1 MiB per 50 ms, long enough to be killed in.
-    server(&sock, |c| {
-        let _ = c.write_all(&[0x1f, 0x8b]);
-        let chunk = vec![3u8; 1 << 20];
-        for _ in 0..80 {
-            if c.write_all(&chunk).is_err() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    });
+    server(&sock, |c| stream_mib(c, 80, Duration::from_millis(50)));
     let name = unique_name("mmkill", 12);
     let _t = start_target(
         &named_target(&dir, &name),
@@ -180,11 +185,7 @@ fn sigkill_mid_dump_leaves_no_partial_file_under_a_final_name() {
     }
     m.proc.signal("KILL");
     m.proc.wait_timeout(Duration::from_secs(5)).expect("killed");
-    let names: Vec<String> = std::fs::read_dir(&spool)
-        .unwrap()
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .collect();
+    let names = spool_names(&spool);
     assert!(
         names.iter().all(|n| n.starts_with(".tmp-")),
         "only temp files after SIGKILL: {names:?}"
@@ -195,11 +196,7 @@ fn sigkill_mid_dump_leaves_no_partial_file_under_a_final_name() {
         l.contains("event=dump-spooled") || l.contains("event=dump-not-taken")
     });
     assert!(line.contains("event=dump-spooled"), "{line}");
-    let names: Vec<String> = std::fs::read_dir(&spool)
-        .unwrap()
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .collect();
+    let names = spool_names(&spool);
     assert!(
         !names.iter().any(|n| n.starts_with(".tmp-")),
         "stale temp files removed: {names:?}"
