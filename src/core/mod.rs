@@ -2,6 +2,7 @@
 //! passed in as an argument, so everything here is deterministic and fuzzable.
 
 pub mod detector;
+pub mod event;
 pub mod explain;
 pub mod json;
 pub mod replay;
