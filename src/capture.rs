@@ -152,19 +152,11 @@ fn take(job: &Job, spool: &Spool, cfg: &CaptureConfig, pod: &str, prefix: &str) 
         rss_anon_bytes: job.rss_anon_bytes,
         baseline_bytes: job.baseline_bytes,
         jemalloc,
-        gzip_ok: captured.gzip_ok,
         bytes: captured.bytes,
+        // Set by the commit, which also refuses a reply that is not one
+        // complete gzip stream (kept as `.partial` evidence).
+        sha256: None,
     };
-    if !captured.gzip_ok {
-        log::warn(
-            "dump-not-gzip",
-            &[
-                ("target", &job.target),
-                ("pid", &job.pid),
-                ("bytes", &captured.bytes),
-            ],
-        );
-    }
     match writer.commit(meta) {
         Ok(p) => Outcome::Spooled {
             path: p.dump,

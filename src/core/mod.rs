@@ -4,8 +4,12 @@
 pub mod detector;
 pub mod event;
 pub mod explain;
+pub mod gzip;
+pub mod hex;
+pub mod jemalloc;
 pub mod json;
 pub mod replay;
+pub mod spool_meta;
 pub mod status;
 pub mod timefmt;
 pub mod units;
