@@ -7,10 +7,12 @@ use std::time::Duration;
 
 use crate::core::detector::Params;
 use crate::core::lifecycle;
+use crate::core::restart::RestartConfig;
 use crate::core::units;
 
 mod args;
 mod reader;
+mod restart;
 
 pub use args::{parse_args, Command, Source, SETTINGS};
 
@@ -120,6 +122,8 @@ pub struct Config {
     pub record: Option<PathBuf>,
     /// DUMP_RETRIES, default 3: retries of a failed capture.
     pub dump_retries: u32,
+    /// RESTART_SIGNALS and friends; `None` = never restart (the default).
+    pub restart: Option<RestartConfig>,
 }
 
 /// The first wait before a failed capture is retried; doubled each time.
@@ -324,6 +328,7 @@ pub fn parse(src: &Source<'_>, hostname: &str) -> Result<Config, Vec<ConfigError
                 .ok_or("want a whole number from 0 to 100")
         })
         .unwrap_or(3);
+    let restart = restart::restart(&mut r);
     match (target, detect, initial_delay, r.errors.is_empty()) {
         (Some(target), Some(detect), Some(initial_delay), true) => Ok(Config {
             target,
@@ -338,6 +343,7 @@ pub fn parse(src: &Source<'_>, hostname: &str) -> Result<Config, Vec<ConfigError
             log_format,
             record,
             dump_retries,
+            restart,
         }),
         _ => Err(r.errors),
     }

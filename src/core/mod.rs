@@ -7,6 +7,8 @@ pub mod explain;
 pub mod json;
 pub mod lifecycle;
 pub mod replay;
+pub mod restart;
+pub mod restart_plan;
 pub mod status;
 pub mod timefmt;
 pub mod units;
