@@ -8,9 +8,11 @@ use std::time::Duration;
 use crate::core::units;
 
 mod args;
+mod explain;
 mod reader;
 
 pub use args::{parse_args, Command, Source, SETTINGS};
+pub use explain::{explain_config, ExplainConfig};
 
 use args::SECRETS;
 use reader::{bool_value, multiplier, positive_duration, window_size, Reader};
@@ -102,6 +104,8 @@ pub struct Config {
     pub log_format: LogFormat,
     /// --record FILE: CSV `seconds,bytes` of every sample.
     pub record: Option<PathBuf>,
+    /// The watched metric, cgroup events and `pre-oom` (issue 9).
+    pub explain: ExplainConfig,
 }
 
 /// One configuration problem, naming the variable (or flag) and the value.
@@ -280,6 +284,7 @@ pub fn parse(src: &Source<'_>, hostname: &str) -> Result<Config, Vec<ConfigError
         .unwrap_or(LogFormat::Logfmt);
     let pod_name = r.string("POD_NAME").unwrap_or_else(|| hostname.to_string());
     let record = r.string("RECORD_FILE").map(PathBuf::from);
+    let explain = explain::read(&mut r);
     match (target, detect, initial_delay, r.errors.is_empty()) {
         (Some(target), Some(detect), Some(initial_delay), true) => Ok(Config {
             target,
@@ -293,6 +298,7 @@ pub fn parse(src: &Source<'_>, hostname: &str) -> Result<Config, Vec<ConfigError
             notify,
             log_format,
             record,
+            explain,
         }),
         _ => Err(r.errors),
     }
