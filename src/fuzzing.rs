@@ -127,3 +127,33 @@ pub fn cgroup_pressure(data: &[u8]) {
     assert!(crate::core::cgroup::scan_pressure(data, true, &mut p) <= data.len());
     let _ = p.some_avg10_percent();
 }
+/// RESTART_SIGNALS / RESTART_ON / RESTART_BUDGET parsers, and a parsed plan
+/// driven through a whole sequence.
+pub fn restart_settings(data: &[u8]) {
+    use crate::core::restart::{Budget, BudgetSpec, Plan, RestartConfig, Sequence, Triggers};
+    let Ok(s) = std::str::from_utf8(data) else {
+        return;
+    };
+    let _ = Triggers::parse(s);
+    let _ = BudgetSpec::parse(s);
+    let Ok(plan) = Plan::parse(s) else { return };
+    let _ = plan.to_string();
+    let cfg = RestartConfig {
+        plan,
+        on: Triggers::DEFAULT,
+        budget: BudgetSpec::DEFAULT,
+        dry_run: false,
+        timeout: std::time::Duration::from_secs(1),
+    };
+    let (mut seq, mut budget) = (Sequence::new(), Budget::new());
+    let t0 = std::time::Instant::now();
+    seq.trigger(crate::core::event::Kind::SlowLeak, t0, &cfg, &mut budget);
+    let mut steps = 0;
+    for secs in [0, 1, 10, 100, 10_000, 1_000_000] {
+        let now = t0 + std::time::Duration::from_secs(secs);
+        while seq.poll(now, &cfg).is_some() {
+            steps += 1;
+            assert!(steps <= 4 * crate::core::restart::MAX_STEPS);
+        }
+    }
+}

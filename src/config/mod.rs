@@ -5,11 +5,13 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::core::restart::RestartConfig;
 use crate::core::units;
 
 mod args;
 mod explain;
 mod reader;
+mod restart;
 
 pub use args::{parse_args, Command, Source, SETTINGS};
 pub use explain::{explain_config, ExplainConfig};
@@ -106,6 +108,8 @@ pub struct Config {
     pub record: Option<PathBuf>,
     /// The watched metric, cgroup events and `pre-oom` (issue 9).
     pub explain: ExplainConfig,
+    /// RESTART_SIGNALS and friends; `None` = never restart (the default).
+    pub restart: Option<RestartConfig>,
 }
 
 /// One configuration problem, naming the variable (or flag) and the value.
@@ -285,6 +289,7 @@ pub fn parse(src: &Source<'_>, hostname: &str) -> Result<Config, Vec<ConfigError
     let pod_name = r.string("POD_NAME").unwrap_or_else(|| hostname.to_string());
     let record = r.string("RECORD_FILE").map(PathBuf::from);
     let explain = explain::read(&mut r);
+    let restart = restart::restart(&mut r);
     match (target, detect, initial_delay, r.errors.is_empty()) {
         (Some(target), Some(detect), Some(initial_delay), true) => Ok(Config {
             target,
@@ -299,6 +304,7 @@ pub fn parse(src: &Source<'_>, hostname: &str) -> Result<Config, Vec<ConfigError
             log_format,
             record,
             explain,
+            restart,
         }),
         _ => Err(r.errors),
     }

@@ -8,6 +8,8 @@ pub mod event;
 pub mod explain;
 pub mod json;
 pub mod replay;
+pub mod restart;
+pub mod restart_plan;
 pub mod status;
 pub mod timefmt;
 pub mod units;

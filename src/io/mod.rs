@@ -5,6 +5,7 @@ pub mod cgroup;
 pub mod discover;
 pub mod heapdump;
 pub mod log;
+pub mod pidfd;
 pub mod procfs;
 pub mod s3;
 pub mod spool;
