@@ -11,10 +11,12 @@ use crate::core::restart::RestartConfig;
 use crate::core::units;
 
 mod args;
+mod explain;
 mod reader;
 mod restart;
 
 pub use args::{parse_args, Command, Source, SETTINGS};
+pub use explain::{explain_config, ExplainConfig};
 
 use args::SECRETS;
 use reader::{bool_value, multiplier, positive_duration, window_size, Reader};
@@ -122,6 +124,8 @@ pub struct Config {
     pub record: Option<PathBuf>,
     /// DUMP_RETRIES, default 3: retries of a failed capture.
     pub dump_retries: u32,
+    /// The watched metric, cgroup events and `pre-oom` (issue 9).
+    pub explain: ExplainConfig,
     /// RESTART_SIGNALS and friends; `None` = never restart (the default).
     pub restart: Option<RestartConfig>,
 }
@@ -328,6 +332,7 @@ pub fn parse(src: &Source<'_>, hostname: &str) -> Result<Config, Vec<ConfigError
                 .ok_or("want a whole number from 0 to 100")
         })
         .unwrap_or(3);
+    let explain = explain::read(&mut r);
     let restart = restart::restart(&mut r);
     match (target, detect, initial_delay, r.errors.is_empty()) {
         (Some(target), Some(detect), Some(initial_delay), true) => Ok(Config {
@@ -343,6 +348,7 @@ pub fn parse(src: &Source<'_>, hostname: &str) -> Result<Config, Vec<ConfigError
             log_format,
             record,
             dump_retries,
+            explain,
             restart,
         }),
         _ => Err(r.errors),
