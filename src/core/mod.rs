@@ -5,6 +5,7 @@ pub mod detector;
 pub mod event;
 pub mod explain;
 pub mod json;
+pub mod notify;
 pub mod replay;
 pub mod status;
 pub mod timefmt;
