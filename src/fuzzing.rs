@@ -75,3 +75,26 @@ pub fn aws_profile(data: &[u8]) {
 pub fn s3_error_xml(data: &[u8]) {
     let _ = crate::io::s3::parse_error_xml(data);
 }
+
+/// The metrics endpoint's request-head parser, and the base64 decoder of
+/// `WEBHOOK_SECRET`.
+pub fn http_head(data: &[u8]) {
+    match crate::core::http::parse_head(data) {
+        Ok(Some(req)) => {
+            assert!(req.path.starts_with('/'));
+            let _ = crate::core::http::route(req.path);
+        }
+        Ok(None) => assert!(data.len() < crate::core::http::HEAD_MAX),
+        Err(r) => {
+            let _ = r.status();
+        }
+    }
+    if let Ok(s) = std::str::from_utf8(data) {
+        if let Some(bytes) = crate::core::notify::base64::decode(s) {
+            assert_eq!(
+                crate::core::notify::base64::decode(&crate::core::notify::base64::encode(&bytes)),
+                Some(bytes)
+            );
+        }
+    }
+}

@@ -4,7 +4,9 @@
 pub mod detector;
 pub mod event;
 pub mod explain;
+pub mod http;
 pub mod json;
+pub mod metrics;
 pub mod notify;
 pub mod replay;
 pub mod status;

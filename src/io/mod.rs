@@ -3,7 +3,9 @@
 
 pub mod discover;
 pub mod heapdump;
+pub mod http_server;
 pub mod log;
+pub mod notify;
 pub mod procfs;
 pub mod s3;
 pub mod spool;

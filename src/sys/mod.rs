@@ -2,5 +2,6 @@
 //! per `unsafe` block, each with a `// SAFETY:` line; errors come back as
 //! `io::Error::last_os_error()`. Nothing here decides anything.
 
+pub mod clock;
 pub mod signal;
 pub mod unix;

@@ -44,7 +44,7 @@ pub fn decode(text: &str) -> Option<Vec<u8>> {
     let data = match bytes.iter().position(|&b| b == b'=') {
         Some(i) => {
             let pad = &bytes[i..];
-            if pad.len() > 2 || pad.iter().any(|&b| b != b'=') || bytes.len() % 4 != 0 {
+            if pad.len() > 2 || pad.iter().any(|&b| b != b'=') || !bytes.len().is_multiple_of(4) {
                 return None;
             }
             &bytes[..i]

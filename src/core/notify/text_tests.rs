@@ -1,6 +1,6 @@
 use super::*;
 use crate::core::event::{CaptureFailure, CaptureOutcome};
-use crate::core::notify::sample_report;
+use crate::core::notify::fixture::sample_report;
 
 #[test]
 fn spike_with_s3_dump() {

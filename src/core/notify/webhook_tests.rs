@@ -1,5 +1,5 @@
 use super::*;
-use crate::core::notify::sample_report;
+use crate::core::notify::fixture::sample_report;
 
 #[test]
 fn schema_1_literal() {
