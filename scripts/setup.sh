@@ -15,6 +15,8 @@ fi
 missing_apt=()
 command -v musl-gcc >/dev/null || missing_apt+=(musl-tools)
 command -v jeprof >/dev/null || missing_apt+=(libjemalloc-dev)
+# unshare: tests/restart_pid_reuse.rs makes a private pid namespace.
+command -v unshare >/dev/null || missing_apt+=(util-linux)
 if [ ${#missing_apt[@]} -gt 0 ]; then
   step "apt: ${missing_apt[*]}"
   $SUDO apt-get update -qq

@@ -76,6 +76,37 @@ pub fn s3_error_xml(data: &[u8]) {
     let _ = crate::io::s3::parse_error_xml(data);
 }
 
+/// RESTART_SIGNALS / RESTART_ON / RESTART_BUDGET parsers, and a parsed plan
+/// driven through a whole sequence.
+pub fn restart_settings(data: &[u8]) {
+    use crate::core::restart::{Budget, BudgetSpec, Plan, RestartConfig, Sequence, Triggers};
+    let Ok(s) = std::str::from_utf8(data) else {
+        return;
+    };
+    let _ = Triggers::parse(s);
+    let _ = BudgetSpec::parse(s);
+    let Ok(plan) = Plan::parse(s) else { return };
+    let _ = plan.to_string();
+    let cfg = RestartConfig {
+        plan,
+        on: Triggers::DEFAULT,
+        budget: BudgetSpec::DEFAULT,
+        dry_run: false,
+        timeout: std::time::Duration::from_secs(1),
+    };
+    let (mut seq, mut budget) = (Sequence::new(), Budget::new());
+    let t0 = std::time::Instant::now();
+    seq.trigger(crate::core::event::Kind::SlowLeak, t0, &cfg, &mut budget);
+    let mut steps = 0;
+    for secs in [0, 1, 10, 100, 10_000, 1_000_000] {
+        let now = t0 + std::time::Duration::from_secs(secs);
+        while seq.poll(now, &cfg).is_some() {
+            steps += 1;
+            assert!(steps <= 4 * crate::core::restart::MAX_STEPS);
+        }
+    }
+}
+
 /// The metrics endpoint's request-head parser, and the base64 decoder of
 /// `WEBHOOK_SECRET`.
 pub fn http_head(data: &[u8]) {

@@ -276,3 +276,55 @@ fn a_hanging_receiver_never_blocks_the_sender_and_the_oldest_are_dropped() {
     n.finish(Duration::from_secs(1));
     assert!(started.elapsed() < Duration::from_secs(3));
 }
+
+#[test]
+fn check_config_redacts_notify_secrets_and_names_bad_values() {
+    let base = [
+        ("BINARY_NAME", "api"),
+        ("CHECK_INTERVAL", "10s"),
+        ("MEMORY_CHANGE_THRESHOLD", "200MB"),
+        ("INITIAL_DELAY", "1m"),
+        ("DUMP_COOLDOWN", "30m"),
+    ];
+    let run = |extra: &[(&str, &str)]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_memory-monitor"))
+            .arg("check-config")
+            .env_clear()
+            .envs(base.iter().chain(extra.iter()).copied())
+            .output()
+            .unwrap()
+    };
+    let out = run(&[
+        (
+            "SLACK_WEBHOOK_URL",
+            "https://hooks.slack.com/services/T0/B0/sekrit-path",
+        ),
+        ("WEBHOOK_URL", "https://example.com/in"),
+        ("WEBHOOK_SECRET", SECRET),
+        ("METRICS_ADDR", "127.0.0.1:9464"),
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        !text.contains("sekrit") && !text.contains("MfKQ9r8"),
+        "{text}"
+    );
+    assert!(
+        text.contains("WEBHOOK_SECRET=<redacted>") && text.contains("SLACK_WEBHOOK_URL=<redacted>")
+    );
+    assert!(
+        text.contains("slack webhook on, webhook on; metrics on 127.0.0.1:9464"),
+        "{text}"
+    );
+    let out = run(&[
+        ("WEBHOOK_URL", "https://example.com/in"),
+        ("WEBHOOK_SECRET", "whsec_%%%sekrit"),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("WEBHOOK_SECRET") && err.contains("want whsec_ followed by base64"),
+        "{err}"
+    );
+    assert!(!err.contains("sekrit"), "{err}");
+}

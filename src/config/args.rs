@@ -176,6 +176,31 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
         "--record",
         "append every sample as CSV seconds,bytes",
     ),
+    (
+        "RESTART_SIGNALS",
+        "--restart-signals",
+        "restart after a confirmed leak: signals and waits, e.g. TSTP,30s,TERM (off when unset)",
+    ),
+    (
+        "RESTART_ON",
+        "--restart-on",
+        "events that trigger it (default slow-leak,leak-rate,time-to-limit)",
+    ),
+    (
+        "RESTART_BUDGET",
+        "--restart-budget",
+        "at most N restarts per period, N/period (default 1/1h; resets when the monitor restarts)",
+    ),
+    (
+        "RESTART_DRY_RUN",
+        "--restart-dry-run",
+        "log and notify what would be sent, send nothing (true/false)",
+    ),
+    (
+        "RESTART_TIMEOUT",
+        "--restart-timeout",
+        "report restart-failed if the target still runs this long after the last signal (default 30s)",
+    ),
 ];
 
 pub(super) const SECRETS: &[&str] = &["SLACK_API_TOKEN", "SLACK_WEBHOOK_URL", "WEBHOOK_SECRET"];

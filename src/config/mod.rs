@@ -7,10 +7,12 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::core::notify::{channel_for, Secret};
+use crate::core::restart::RestartConfig;
 use crate::core::units;
 
 mod args;
 mod reader;
+mod restart;
 
 pub use args::{parse_args, Command, Source, SETTINGS};
 
@@ -113,6 +115,8 @@ pub struct Config {
     pub log_format: LogFormat,
     /// --record FILE: CSV `seconds,bytes` of every sample.
     pub record: Option<PathBuf>,
+    /// RESTART_SIGNALS and friends; `None` = never restart (the default).
+    pub restart: Option<RestartConfig>,
 }
 
 /// One configuration problem, naming the variable (or flag) and the value.
@@ -321,6 +325,7 @@ pub fn parse(src: &Source<'_>, hostname: &str) -> Result<Config, Vec<ConfigError
         .unwrap_or(LogFormat::Logfmt);
     let pod_name = r.string("POD_NAME").unwrap_or_else(|| hostname.to_string());
     let record = r.string("RECORD_FILE").map(PathBuf::from);
+    let restart = restart::restart(&mut r);
     match (target, detect, initial_delay, r.errors.is_empty()) {
         (Some(target), Some(detect), Some(initial_delay), true) => Ok(Config {
             target,
@@ -334,6 +339,7 @@ pub fn parse(src: &Source<'_>, hostname: &str) -> Result<Config, Vec<ConfigError
             notify,
             log_format,
             record,
+            restart,
         }),
         _ => Err(r.errors),
     }

@@ -9,6 +9,8 @@ pub mod json;
 pub mod metrics;
 pub mod notify;
 pub mod replay;
+pub mod restart;
+pub mod restart_plan;
 pub mod status;
 pub mod timefmt;
 pub mod units;

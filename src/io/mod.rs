@@ -6,6 +6,7 @@ pub mod heapdump;
 pub mod http_server;
 pub mod log;
 pub mod notify;
+pub mod pidfd;
 pub mod procfs;
 pub mod s3;
 pub mod spool;

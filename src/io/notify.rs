@@ -167,7 +167,7 @@ impl Notifier {
                 log::warn(
                     "notification-dropped",
                     &[
-                        ("event", &old.kind),
+                        ("reason", &old.kind),
                         ("target", &old.target),
                         ("why", &"queue full"),
                     ],

@@ -103,7 +103,7 @@ impl Worker {
                         "notify-retry",
                         &[
                             ("sink", &sink.as_str()),
-                            ("event", &report.kind),
+                            ("reason", &report.kind),
                             ("attempt", &n),
                             ("error", &why),
                             ("retry_in_ms", &wait.as_millis()),
@@ -123,7 +123,7 @@ impl Worker {
                 "notify-sent",
                 &[
                     ("sink", &sink.as_str()),
-                    ("event", &report.kind),
+                    ("reason", &report.kind),
                     ("target", &report.target),
                     ("pid", &report.pid),
                     ("attempts", &n),
@@ -133,7 +133,7 @@ impl Worker {
                 "notify-failed",
                 &[
                     ("sink", &sink.as_str()),
-                    ("event", &report.kind),
+                    ("reason", &report.kind),
                     ("target", &report.target),
                     ("pid", &report.pid),
                     ("attempts", &n),

@@ -3,5 +3,6 @@
 //! `io::Error::last_os_error()`. Nothing here decides anything.
 
 pub mod clock;
+pub mod pidfd;
 pub mod signal;
 pub mod unix;
