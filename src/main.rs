@@ -20,7 +20,8 @@ const USAGE: &str = "memory-monitor — watch a process's memory, catch leaks an
 usage:
   memory-monitor [run] [--flags]       watch the target (the default command)
   memory-monitor check-config          print the effective configuration (secrets redacted)
-  memory-monitor inspect <pid|name>    memory breakdown of a process with a one-line verdict
+  memory-monitor inspect <pid|name> [--format text|json]
+                                       memory breakdown of a process (and its cgroup) with a verdict
   memory-monitor replay FILE [--format text|json]
                                        run the detector over a CSV trace `seconds,bytes`
   memory-monitor --help | --version
@@ -48,10 +49,11 @@ fn main() -> ExitCode {
                 _ => config_failed(&errors),
             }
         }
-        Command::Inspect { target } => {
-            // Only the socket settings matter here; defaults otherwise.
+        Command::Inspect { target, json } => {
+            // Only the socket and cgroup settings matter here; defaults otherwise.
             let capture = config::capture_config(&src);
-            match memory_monitor::inspect::report(&target, &capture) {
+            let settings = config::explain_config(&src);
+            match memory_monitor::inspect::report(&target, &capture, &settings, json) {
                 Ok(text) => {
                     print!("{text}");
                     ExitCode::SUCCESS

@@ -11,7 +11,7 @@ pub enum Command {
     Run,
     CheckConfig,
     Replay { file: PathBuf, json: bool },
-    Inspect { target: String },
+    Inspect { target: String, json: bool },
     Help,
     Version,
 }
@@ -177,6 +177,41 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
         "append every sample as CSV seconds,bytes",
     ),
     (
+        "MEMORY_METRIC",
+        "--memory-metric",
+        "what the detector watches: rss_anon (default), rss, rss_anon_swap, cgroup_usage, cgroup_working_set (usage - inactive file)",
+    ),
+    (
+        "MEMORY_LIMIT",
+        "--memory-limit",
+        "the known limit for pre-oom (default: the target's cgroup limit)",
+    ),
+    (
+        "PRE_OOM_DUMP",
+        "--pre-oom-dump",
+        "take a pre-oom dump when the metric crosses this share of the known limit, e.g. 90% (off by default)",
+    ),
+    (
+        "PSI_THRESHOLD",
+        "--psi-threshold",
+        "memory-pressure event when the cgroup's PSI some avg10 is above this percent, e.g. 10% (off by default)",
+    ),
+    (
+        "DISABLE_EVENTS",
+        "--disable-events",
+        "comma-separated events to switch off (oom-kill, memory-high, memory-pressure, pre-oom, ...)",
+    ),
+    (
+        "CGROUP_ROOT",
+        "--cgroup-root",
+        "where the cgroup hierarchies are mounted (default: from mountinfo)",
+    ),
+    (
+        "PROC_ROOT",
+        "--proc-root",
+        "where the target's /proc entries for its cgroup are read (default /proc)",
+    ),
+    (
         "RESTART_SIGNALS",
         "--restart-signals",
         "restart after a confirmed leak: signals and waits, e.g. TSTP,30s,TERM (off when unset)",
@@ -297,7 +332,10 @@ pub fn parse_args<'a>(
             }
         },
         Some("inspect") => match positional.get(1) {
-            Some(t) => Command::Inspect { target: t.clone() },
+            Some(t) => Command::Inspect {
+                target: t.clone(),
+                json,
+            },
             None => {
                 errors.push(ConfigError {
                     name: "inspect".into(),

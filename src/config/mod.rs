@@ -11,10 +11,12 @@ use crate::core::restart::RestartConfig;
 use crate::core::units;
 
 mod args;
+mod explain;
 mod reader;
 mod restart;
 
 pub use args::{parse_args, Command, Source, SETTINGS};
+pub use explain::{explain_config, ExplainConfig};
 
 use args::SECRETS;
 use reader::{
@@ -115,6 +117,8 @@ pub struct Config {
     pub log_format: LogFormat,
     /// --record FILE: CSV `seconds,bytes` of every sample.
     pub record: Option<PathBuf>,
+    /// The watched metric, cgroup events and `pre-oom` (issue 9).
+    pub explain: ExplainConfig,
     /// RESTART_SIGNALS and friends; `None` = never restart (the default).
     pub restart: Option<RestartConfig>,
 }
@@ -325,6 +329,7 @@ pub fn parse(src: &Source<'_>, hostname: &str) -> Result<Config, Vec<ConfigError
         .unwrap_or(LogFormat::Logfmt);
     let pod_name = r.string("POD_NAME").unwrap_or_else(|| hostname.to_string());
     let record = r.string("RECORD_FILE").map(PathBuf::from);
+    let explain = explain::read(&mut r);
     let restart = restart::restart(&mut r);
     match (target, detect, initial_delay, r.errors.is_empty()) {
         (Some(target), Some(detect), Some(initial_delay), true) => Ok(Config {
@@ -339,6 +344,7 @@ pub fn parse(src: &Source<'_>, hostname: &str) -> Result<Config, Vec<ConfigError
             notify,
             log_format,
             record,
+            explain,
             restart,
         }),
         _ => Err(r.errors),

@@ -1,6 +1,8 @@
 //! The pure core: no file system, network, process or clock access. Time is
 //! passed in as an argument, so everything here is deterministic and fuzzable.
 
+pub mod cgroup;
+pub mod cgroup_rules;
 pub mod detector;
 pub mod event;
 pub mod explain;
