@@ -15,6 +15,8 @@ fi
 missing_apt=()
 command -v musl-gcc >/dev/null || missing_apt+=(musl-tools)
 command -v jeprof >/dev/null || missing_apt+=(libjemalloc-dev)
+# unshare: tests/restart_pid_reuse.rs makes a private pid namespace.
+command -v unshare >/dev/null || missing_apt+=(util-linux)
 if [ ${#missing_apt[@]} -gt 0 ]; then
   step "apt: ${missing_apt[*]}"
   $SUDO apt-get update -qq
@@ -29,5 +31,9 @@ fi
 if ! command -v moto_server >/dev/null || ! python3 -c 'import moto, flask, flask_cors' 2>/dev/null; then
   step "moto (STS / IMDS / S3 with session tokens)"
   python3 -m pip install -q 'moto[s3,sts,iam]' flask flask-cors
+fi
+if ! python3 -c 'import standardwebhooks, prometheus_client' 2>/dev/null; then
+  step "standardwebhooks + prometheus-client (verify webhook signatures and /metrics in tests)"
+  python3 -m pip install -q standardwebhooks prometheus-client
 fi
 step "ok"

@@ -167,7 +167,11 @@ fn dumps_of_all_sizes_arrive_byte_identical() {
     let c = up.counts();
     let spooled: u64 = committed
         .iter()
-        .map(|(k, _)| std::fs::metadata(server.object_path(BUCKET, k)).unwrap().len())
+        .map(|(k, _)| {
+            std::fs::metadata(server.object_path(BUCKET, k))
+                .unwrap()
+                .len()
+        })
         .sum();
     assert_eq!((c.uploaded, c.failed, c.bytes), (4, 0, spooled));
     assert!(up.shutdown(Duration::from_secs(5)), "uploader stops");
