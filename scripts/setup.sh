@@ -29,6 +29,8 @@ need_cmd make make
 if [ "$what" = all ]; then
   need_cmd jeprof libjemalloc-dev
   need_cmd strace strace
+  # unshare: tests/restart_pid_reuse.rs makes a private pid namespace.
+  need_cmd unshare util-linux
 fi
 if [ ${#missing_apt[@]} -gt 0 ]; then
   step "apt: ${missing_apt[*]}"
@@ -50,7 +52,7 @@ if ! command -v s3s-fs >/dev/null; then
 fi
 
 # moto brings boto3 (the bench's reference S3 client); standardwebhooks and
-# prometheus_client check the webhook signatures and the /metrics exposition.
+# prometheus_client verify webhook signatures and /metrics in tests.
 missing_py=()
 { command -v moto_server >/dev/null && python3 -c 'import moto, flask, flask_cors' 2>/dev/null; } ||
   missing_py+=('moto[s3,sts,iam]' flask flask-cors)
