@@ -76,6 +76,57 @@ pub fn s3_error_xml(data: &[u8]) {
     let _ = crate::io::s3::parse_error_xml(data);
 }
 
+/// `/proc/<pid>/cgroup`, and where its paths fall below a mount root.
+pub fn cgroup_proc(data: &[u8]) {
+    let found = crate::core::cgroup::parse_proc_cgroup(data);
+    for path in [found.v1_memory, found.v2].into_iter().flatten() {
+        let _ = crate::core::cgroup::below_root(data, path);
+        let _ = crate::core::cgroup::below_root(b"/", path);
+    }
+}
+
+/// `/proc/<pid>/mountinfo`: the cgroup mounts.
+pub fn cgroup_mountinfo(data: &[u8]) {
+    for m in crate::core::cgroup::cgroup_mounts(data) {
+        let _ = crate::core::cgroup::below_root(m.root, m.point);
+    }
+}
+
+/// Single-value cgroup files: usage, `memory.max`, `memory.limit_in_bytes`.
+pub fn cgroup_value(data: &[u8]) {
+    let _ = crate::core::cgroup::parse_value(data);
+    let _ = crate::core::cgroup::parse_limit(data);
+}
+
+/// `memory.stat`, both versions, whole and in small pieces.
+pub fn cgroup_stat(data: &[u8]) {
+    use crate::core::cgroup::{scan_stat, scan_stat_all, MemStat, Version};
+    for version in [Version::V1, Version::V2] {
+        let _ = scan_stat_all(data, version);
+        let mut s = MemStat::default();
+        let mut off = 0;
+        while off < data.len() {
+            let end = (off + 64).min(data.len());
+            let used = scan_stat(&data[off..end], end == data.len(), version, &mut s);
+            assert!(used <= end - off);
+            off += if used == 0 { end - off } else { used };
+        }
+    }
+}
+
+/// `memory.events` / `memory.oom_control`.
+pub fn cgroup_events(data: &[u8]) {
+    let mut e = crate::core::cgroup::Events::default();
+    assert!(crate::core::cgroup::scan_events(data, false, &mut e) <= data.len());
+    assert!(crate::core::cgroup::scan_events(data, true, &mut e) <= data.len());
+}
+
+/// `memory.pressure` (PSI).
+pub fn cgroup_pressure(data: &[u8]) {
+    let mut p = crate::core::cgroup::Pressure::default();
+    assert!(crate::core::cgroup::scan_pressure(data, true, &mut p) <= data.len());
+    let _ = p.some_avg10_percent();
+}
 /// RESTART_SIGNALS / RESTART_ON / RESTART_BUDGET parsers, and a parsed plan
 /// driven through a whole sequence.
 pub fn restart_settings(data: &[u8]) {
@@ -103,6 +154,29 @@ pub fn restart_settings(data: &[u8]) {
         while seq.poll(now, &cfg).is_some() {
             steps += 1;
             assert!(steps <= 4 * crate::core::restart::MAX_STEPS);
+        }
+    }
+}
+
+/// The metrics endpoint's request-head parser, and the base64 decoder of
+/// `WEBHOOK_SECRET`.
+pub fn http_head(data: &[u8]) {
+    match crate::core::http::parse_head(data) {
+        Ok(Some(req)) => {
+            assert!(req.path.starts_with('/'));
+            let _ = crate::core::http::route(req.path);
+        }
+        Ok(None) => assert!(data.len() < crate::core::http::HEAD_MAX),
+        Err(r) => {
+            let _ = r.status();
+        }
+    }
+    if let Ok(s) = std::str::from_utf8(data) {
+        if let Some(bytes) = crate::core::notify::base64::decode(s) {
+            assert_eq!(
+                crate::core::notify::base64::decode(&crate::core::notify::base64::encode(&bytes)),
+                Some(bytes)
+            );
         }
     }
 }

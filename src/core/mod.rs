@@ -1,10 +1,16 @@
 //! The pure core: no file system, network, process or clock access. Time is
 //! passed in as an argument, so everything here is deterministic and fuzzable.
 
+pub mod cgroup;
+pub mod cgroup_rules;
 pub mod detector;
 pub mod event;
 pub mod explain;
+pub mod http;
 pub mod json;
+pub mod lifecycle;
+pub mod metrics;
+pub mod notify;
 pub mod replay;
 pub mod restart;
 pub mod restart_plan;
