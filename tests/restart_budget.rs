@@ -72,11 +72,21 @@ fn the_budget_stops_the_third_restart_and_each_dump_is_spooled_before_the_first_
             .filter(|(_, w)| w == "dump-served")
             .map(|(t, _)| t)
             .collect();
-        assert!(served.len() >= 2, "baseline and slow-leak dumps: {served:?}");
-        assert!(served.iter().all(|&t| t < term), "{served:?} vs TERM at {term}");
+        assert!(
+            served.len() >= 2,
+            "baseline and slow-leak dumps: {served:?}"
+        );
+        assert!(
+            served.iter().all(|&t| t < term),
+            "{served:?} vs TERM at {term}"
+        );
         let files = spooled(&spool, pid, "slow-leak");
         assert_eq!(files.len(), 1, "incarnation {n}: {files:?}");
-        assert!(files[0].1 <= term, "spooled at {} after TERM at {term}", files[0].1);
+        assert!(
+            files[0].1 <= term,
+            "spooled at {} after TERM at {term}",
+            files[0].1
+        );
     }
     // The third incarnation leaks too, and is only reported.
     let log = dir.join("incarnation-3.log");
@@ -96,7 +106,10 @@ fn the_budget_stops_the_third_restart_and_each_dump_is_spooled_before_the_first_
     assert!(!third_leak.is_empty());
     std::thread::sleep(Duration::from_secs(3));
     assert_eq!(signal_names(&log), Vec::<String>::new());
-    assert!(third.proc.child.try_wait().unwrap().is_none(), "third was stopped");
+    assert!(
+        third.proc.child.try_wait().unwrap().is_none(),
+        "third was stopped"
+    );
     assert_eq!(m.events("restart-budget-exhausted").len(), 1);
     assert_eq!(m.events("restart-requested").len(), 2);
     // Each new incarnation was reported as the restart of the one before.
