@@ -5,7 +5,8 @@
 //! A monitor with S3 settings takes a baseline dump of `BENCH_DUMP_MIB` from
 //! a fake heap-dump server (a thread of this bench) and uploads it. The
 //! upload time is the monitor's own, from its `dump-spooled` line to its
-//! `uploaded` line (the SHA-256 pass and the signed, streamed PUT). The
+//! `uploaded` line (the signed, streamed PUT; the spool took the SHA-256
+//! while the dump streamed in). The
 //! object is compared with the dump byte for byte. Then `python3` + boto3
 //! (brought by moto, `just setup`) puts the same file with one signed PUT.
 //!
@@ -94,7 +95,7 @@ fn run() -> Result<()> {
         ));
     }
     std::fs::remove_file(object).map_err(|e| format!("rm object: {e}"))?;
-    println!("   monitor: {size} bytes in {ms} ms (spooled to uploaded: hash pass + signed PUT), VmHWM {hwm} KiB");
+    println!("   monitor: {size} bytes in {ms} ms (spooled to uploaded: the signed, streamed PUT), VmHWM {hwm} KiB");
 
     let out = Command::new("python3")
         .args(["-c", BOTO3, &port.to_string()])
@@ -125,7 +126,7 @@ fn run() -> Result<()> {
         hwm <= 4096,
     );
     table.row(
-        "s3 upload throughput, monitor (spooled -> uploaded, incl. hash pass)",
+        "s3 upload throughput, monitor (spooled -> uploaded)",
         format!(
             "{} ({:.3} s)",
             bench_util::mbps(size, ms as f64 / 1e3),
