@@ -14,8 +14,10 @@
 //!   after 2 s, 4 s, 8 s … (`DUMP_RETRIES`) while the event's condition holds,
 //!   then handled as `dump-failed` (a [`Note`] with [`Kind::DumpFailed`]).
 //!   "Handled" is when the detector moves its baseline and starts the cooldown.
-//! - Restarts are paired per target by [`pairing::Pairing`]; each new
-//!   incarnation gets a fresh `Lifecycle`.
+//! - Restarts are paired per target by [`pairing::Pairing`]; `/proc` is
+//!   scanned when [`rescan::Rescan`] says so (backoff while a target is
+//!   missing, a slow rescan while all are healthy). Each new incarnation
+//!   gets a fresh `Lifecycle`.
 //!
 //! ## Adding a rule (cgroup events, pre-oom, trend rules, restart sequences)
 //! A rule is its own small state machine in `core`, fed readings and
@@ -40,6 +42,7 @@ use crate::core::status::StatusSample;
 
 mod action;
 pub mod pairing;
+pub mod rescan;
 mod rules;
 #[cfg(test)]
 mod tests;
