@@ -3,7 +3,8 @@
 //! fixed buffer, feeds the target's [`Lifecycle`] and carries out the
 //! actions it returns (capture, log, phase), then sleeps until the next
 //! deadline. A steady-state tick allocates nothing and never scans `/proc`;
-//! scanning happens only while a target is missing. Dumps go to the capture
+//! scans run only on the ticks where one is due (`core::lifecycle::rescan`:
+//! backing off while a target is missing, every 30 s while all are healthy). Dumps go to the capture
 //! worker, so a slow socket never delays sampling; their outcomes come back
 //! to the lifecycle on a later tick.
 
@@ -14,6 +15,7 @@ use crate::capture::{Done, Job, Worker};
 use crate::config::{Config, TargetSpec};
 use crate::core::event::{CaptureOutcome, Kind};
 use crate::core::lifecycle::pairing::{Ended, Pairing};
+use crate::core::lifecycle::rescan::Rescan;
 use crate::core::lifecycle::{self, Action, Capture, Lifecycle, Phase, Tick};
 use crate::io::discover::{self, Found, Incarnation};
 use crate::io::procfs::{self, ReadError, StatusFile};
@@ -22,12 +24,12 @@ use crate::sys::signal;
 
 mod record;
 mod report;
+mod restart;
 
 use record::Recorder;
 use report::{opt, report, spec_text};
+use restart::Restarts;
 
-/// Looking for targets scans all of `/proc`: at most this often.
-const SCAN_EVERY: Duration = Duration::from_secs(1);
 /// How long shutdown waits for a dump in flight.
 const CAPTURE_GRACE: Duration = Duration::from_millis(1500);
 
@@ -39,6 +41,8 @@ struct Target {
     status: StatusFile,
     life: Lifecycle,
     record: Option<Recorder>,
+    /// The restart sequence and the pidfd it signals through (RESTART_SIGNALS).
+    restart: Option<restart::Handle>,
 }
 
 pub struct Monitor {
@@ -47,10 +51,11 @@ pub struct Monitor {
     targets: Vec<Target>,
     capture: Option<Worker>,
     waiting_logged: bool,
-    last_scan: Option<Instant>,
+    rescan: Rescan,
     pairing: Pairing,
     lost: usize,
     recorded_once: bool,
+    restarts: Option<Restarts>,
 }
 
 impl Monitor {
@@ -78,13 +83,16 @@ impl Monitor {
                 .map_err(|e| log::error("capture-unavailable", &[("error", &e)]))
                 .ok()
         });
+        // A fixed pid has nothing new to find while it is healthy.
+        let periodic = !matches!(config.target, TargetSpec::Pid(_));
         Monitor {
+            restarts: config.restart.clone().map(Restarts::new),
             params: config.lifecycle(),
             config,
             targets: Vec::new(),
             capture,
             waiting_logged: false,
-            last_scan: None,
+            rescan: Rescan::new(periodic),
             pairing: Pairing::new(),
             lost: 0,
             recorded_once: false,
@@ -97,17 +105,29 @@ impl Monitor {
         let mut buf = [0u8; 4096];
         let mut deadline = Instant::now();
         while !signal::stopping() {
-            self.step(Instant::now(), &mut buf);
-            deadline = deadline.checked_add(interval).unwrap_or(deadline);
+            let now = Instant::now();
+            if now < deadline {
+                // Woken between ticks for a restart sequence's next step.
+                self.restart_steps(now);
+            } else {
+                self.step(now, &mut buf);
+                deadline = deadline.checked_add(interval).unwrap_or(deadline);
+            }
             let now = Instant::now();
             if deadline < now {
                 deadline = now.checked_add(interval).unwrap_or(now);
             }
-            if signal::sleep(deadline.saturating_duration_since(now)) {
+            let wake = Restarts::due(&self.targets).map_or(deadline, |d| d.min(deadline));
+            if signal::sleep(wake.saturating_duration_since(now)) {
                 break;
             }
         }
         log::info("stopping", &[("signal", &signal::last_signal())]);
+        if let Some(r) = self.restarts.as_mut() {
+            for t in &mut self.targets {
+                r.abandon(t);
+            }
+        }
         if let Some(worker) = self.capture.take() {
             let handle = worker.finish();
             let until = Instant::now() + CAPTURE_GRACE;
@@ -122,10 +142,20 @@ impl Monitor {
     /// is found and watched and no event fires.
     pub fn step(&mut self, now: Instant, buf: &mut [u8]) {
         self.outcomes(now);
-        if self.targets.is_empty() || self.lost > 0 {
+        if self.rescan.due(now) {
             self.look(now);
         }
         self.tick(now, buf);
+        self.restart_steps(now);
+    }
+
+    /// Restart sequences' steps that are due.
+    fn restart_steps(&mut self, now: Instant) {
+        if let Some(r) = self.restarts.as_mut() {
+            for t in &mut self.targets {
+                r.poll(t, now);
+            }
+        }
     }
 
     /// The targets being watched (found, past the delay and the settle).
@@ -200,6 +230,11 @@ impl Monitor {
         };
         match action {
             Action::Capture(c) => self.request(i, c, now),
+            Action::Handled(kind) => {
+                if let (Some(r), Some(t)) = (self.restarts.as_mut(), self.targets.get_mut(i)) {
+                    r.handled(t, kind, now);
+                }
+            }
             Action::Report(note) => report(t, &note, &self.config),
             Action::Phase(Phase::BaselineDump { bytes }) => log::info(
                 "baseline-dump",
@@ -266,7 +301,10 @@ impl Monitor {
         }
     }
 
-    fn gone(&mut self, t: Target) {
+    fn gone(&mut self, mut t: Target) {
+        if let Some(r) = self.restarts.as_mut() {
+            r.gone(&mut t);
+        }
         let last = t.life.last().unwrap_or_default();
         log::warn(
             "target-gone",
@@ -284,18 +322,12 @@ impl Monitor {
             last,
         });
         self.lost += 1;
+        self.rescan.lost();
         self.waiting_logged = false;
     }
 
-    /// Scans for targets we do not track yet (only while one is missing).
+    /// Scans for targets we do not track yet (when [`Rescan`] says so).
     fn look(&mut self, now: Instant) {
-        if self
-            .last_scan
-            .is_some_and(|t| now.saturating_duration_since(t) < SCAN_EVERY)
-        {
-            return;
-        }
-        self.last_scan = Some(now);
         let found = match discover::find(&self.config.target) {
             Ok(found) => found,
             Err(e) => {
@@ -318,6 +350,8 @@ impl Monitor {
             }
         }
         self.lost = self.lost.saturating_sub(added);
+        let missing = self.targets.is_empty() || self.lost > 0;
+        self.rescan.scanned(now, missing);
         if self.targets.is_empty() && !self.waiting_logged {
             log::info(
                 "waiting-for-target",
@@ -357,16 +391,19 @@ impl Monitor {
             return Err(std::io::Error::other("pid reused while opening"));
         }
         let exe = procfs::socket_name(inc.pid).unwrap_or_default();
-        let name = procfs::comm(inc.pid).unwrap_or_else(|_| exe.clone());
+        let name = match &self.config.target {
+            TargetSpec::Name(n) => n.clone(),
+            _ => procfs::comm(inc.pid).unwrap_or_else(|_| exe.clone()),
+        };
+        // Right after the status file, bound to the same start time.
+        let restart = self.restarts.as_ref().map(|r| r.bind(inc, &name));
         let record = self.recorder(inc.pid);
         Ok(Target {
             inc,
             ppid: f.ppid,
             socket: heapdump::socket_path(&self.config.capture, &exe),
-            name: match &self.config.target {
-                TargetSpec::Name(n) => n.clone(),
-                _ => name,
-            },
+            name,
+            restart,
             status,
             life: Lifecycle::new(self.params, now),
             record,
