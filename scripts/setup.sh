@@ -32,4 +32,8 @@ if ! command -v moto_server >/dev/null || ! python3 -c 'import moto, flask, flas
   step "moto (STS / IMDS / S3 with session tokens)"
   python3 -m pip install -q 'moto[s3,sts,iam]' flask flask-cors
 fi
+if ! python3 -c 'import standardwebhooks, prometheus_client' 2>/dev/null; then
+  step "standardwebhooks + prometheus-client (verify webhook signatures and /metrics in tests)"
+  python3 -m pip install -q standardwebhooks prometheus-client
+fi
 step "ok"

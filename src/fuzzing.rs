@@ -157,3 +157,26 @@ pub fn restart_settings(data: &[u8]) {
         }
     }
 }
+
+/// The metrics endpoint's request-head parser, and the base64 decoder of
+/// `WEBHOOK_SECRET`.
+pub fn http_head(data: &[u8]) {
+    match crate::core::http::parse_head(data) {
+        Ok(Some(req)) => {
+            assert!(req.path.starts_with('/'));
+            let _ = crate::core::http::route(req.path);
+        }
+        Ok(None) => assert!(data.len() < crate::core::http::HEAD_MAX),
+        Err(r) => {
+            let _ = r.status();
+        }
+    }
+    if let Ok(s) = std::str::from_utf8(data) {
+        if let Some(bytes) = crate::core::notify::base64::decode(s) {
+            assert_eq!(
+                crate::core::notify::base64::decode(&crate::core::notify::base64::encode(&bytes)),
+                Some(bytes)
+            );
+        }
+    }
+}

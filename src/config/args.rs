@@ -130,9 +130,19 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
         "socket read timeout (default 90s)",
     ),
     (
+        "DUMP_RETRIES",
+        "--dump-retries",
+        "retries of a failed capture, after 2s, 4s, 8s... while the event lasts (default 3)",
+    ),
+    (
         "SLACK_API_TOKEN",
         "--slack-api-token",
         "Slack bot token (secret)",
+    ),
+    (
+        "SLACK_API_URL",
+        "--slack-api-url",
+        "Slack Web API base URL (default https://slack.com/api; for proxies and tests)",
     ),
     (
         "SLACK_CHANNEL",
@@ -145,6 +155,26 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
         "prod -> alerts-prod; staging/shadow -> alerts-barn; other -> alerts-temp",
     ),
     ("NETWORK", "--network", "included in alert text"),
+    (
+        "SLACK_WEBHOOK_URL",
+        "--slack-webhook-url",
+        "Slack incoming webhook URL (secret): the same alert text",
+    ),
+    (
+        "WEBHOOK_URL",
+        "--webhook-url",
+        "generic JSON webhook, signed per Standard Webhooks (needs WEBHOOK_SECRET)",
+    ),
+    (
+        "WEBHOOK_SECRET",
+        "--webhook-secret",
+        "Standard Webhooks signing key: whsec_ + base64 (secret)",
+    ),
+    (
+        "METRICS_ADDR",
+        "--metrics-addr",
+        "serve /metrics and /healthz on IP:port, e.g. 0.0.0.0:9464 (off when unset)",
+    ),
     ("LOG_FORMAT", "--log-format", "logfmt (default) or json"),
     (
         "RECORD_FILE",
@@ -213,7 +243,7 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
     ),
 ];
 
-pub(super) const SECRETS: &[&str] = &["SLACK_API_TOKEN"];
+pub(super) const SECRETS: &[&str] = &["SLACK_API_TOKEN", "SLACK_WEBHOOK_URL", "WEBHOOK_SECRET"];
 
 /// Env lookups and `--flag` values, flags winning.
 pub struct Source<'a> {

@@ -4,7 +4,9 @@
 pub mod cgroup;
 pub mod discover;
 pub mod heapdump;
+pub mod http_server;
 pub mod log;
+pub mod notify;
 pub mod pidfd;
 pub mod procfs;
 pub mod s3;
