@@ -131,8 +131,17 @@ pub fn known_limit(memory_limit: Option<u64>, cg: Option<&Reading>) -> Option<u6
     memory_limit.or_else(|| cg.and_then(|c| c.limit))
 }
 
+/// Everything a lifecycle needs about cgroups (built by `config`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CgroupParams {
+    pub metric: Metric,
+    /// `MEMORY_LIMIT`: the known limit, over the cgroup's.
+    pub memory_limit: Option<u64>,
+    pub rules: RuleConfig,
+}
+
 /// Settings of the rules (from `Config`; `None` / `false` = off).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct RuleConfig {
     pub oom_kill: bool,
     pub memory_high: bool,

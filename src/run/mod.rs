@@ -12,9 +12,11 @@ use std::time::{Duration, Instant, SystemTime};
 
 use crate::capture::{Done, Job, Worker};
 use crate::config::{Config, TargetSpec};
-use crate::core::event::{CaptureOutcome, Kind};
+use crate::core::cgroup_rules;
+use crate::core::event::{CaptureOutcome, CgroupView, Kind};
 use crate::core::lifecycle::pairing::{Ended, Pairing};
 use crate::core::lifecycle::{self, Action, Capture, Lifecycle, Phase, Tick};
+use crate::io::cgroup::{self, CgroupFiles, Roots};
 use crate::io::discover::{self, Found, Incarnation};
 use crate::io::procfs::{self, ReadError, StatusFile};
 use crate::io::{heapdump, log, spool::Spool};
@@ -39,6 +41,10 @@ struct Target {
     status: StatusFile,
     life: Lifecycle,
     record: Option<Recorder>,
+    /// The memory cgroup's open files; `None` = /proc only.
+    cgroup: Option<CgroupFiles>,
+    /// The cgroup when the baseline dump was requested.
+    cgroup_base: Option<CgroupView>,
 }
 
 pub struct Monitor {
@@ -146,10 +152,11 @@ impl Monitor {
                     {
                         r.row(now, bytes);
                     }
+                    let reading = read_cgroup(t, now, self.params.cgroup.metric.needs_stat());
                     let actions = t.life.on_tick(&Tick {
                         now,
                         sample,
-                        cgroup: None,
+                        cgroup: reading.as_ref(),
                     });
                     for a in actions {
                         self.act(i, a, now);
@@ -200,15 +207,24 @@ impl Monitor {
         };
         match action {
             Action::Capture(c) => self.request(i, c, now),
-            Action::Report(note) => report(t, &note, &self.config),
-            Action::Phase(Phase::BaselineDump { bytes }) => log::info(
-                "baseline-dump",
-                &[
-                    ("target", &t.name),
-                    ("pid", &t.inc.pid),
-                    ("rss_anon", &bytes),
-                ],
-            ),
+            Action::Report(note) => {
+                if let Some(t) = self.targets.get_mut(i) {
+                    report(t, &note, &self.config);
+                }
+            }
+            Action::Phase(Phase::BaselineDump { bytes }) => {
+                log::info(
+                    "baseline-dump",
+                    &[
+                        ("target", &t.name),
+                        ("pid", &t.inc.pid),
+                        ("rss_anon", &bytes),
+                    ],
+                );
+                if let Some(t) = self.targets.get_mut(i) {
+                    t.cgroup_base = report::cgroup_view(&mut t.cgroup);
+                }
+            }
             Action::Phase(Phase::Watching) => log::info(
                 "watching",
                 &[
@@ -266,8 +282,17 @@ impl Monitor {
         }
     }
 
-    fn gone(&mut self, t: Target) {
+    fn gone(&mut self, mut t: Target) {
         let last = t.life.last().unwrap_or_default();
+        // Was it the kernel's OOM killer? Read the counter now, not in a second.
+        if let Some(files) = t.cgroup.as_mut() {
+            if let Ok(r) = files.read_events_now() {
+                let r = *r;
+                if let Some(note) = t.life.on_vanish(Instant::now(), &r) {
+                    report::oom_kill(&t, &note, &r, &self.config);
+                }
+            }
+        }
         log::warn(
             "target-gone",
             &[
@@ -359,6 +384,22 @@ impl Monitor {
         let exe = procfs::socket_name(inc.pid).unwrap_or_default();
         let name = procfs::comm(inc.pid).unwrap_or_else(|_| exe.clone());
         let record = self.recorder(inc.pid);
+        let explain = &self.config.explain;
+        let roots = Roots {
+            proc_root: explain.proc_root.clone(),
+            cgroup_root: explain.cgroup_root.clone(),
+        };
+        let cgroup = cgroup::attach(inc.pid, &name, &roots);
+        if cgroup.is_none() && explain.metric.needs_cgroup() {
+            log::warn(
+                "metric-fallback",
+                &[
+                    ("pid", &inc.pid),
+                    ("metric", &explain.metric.as_str()),
+                    ("why", &"no readable memory cgroup: watching rss_anon"),
+                ],
+            );
+        }
         Ok(Target {
             inc,
             ppid: f.ppid,
@@ -370,6 +411,8 @@ impl Monitor {
             status,
             life: Lifecycle::new(self.params, now),
             record,
+            cgroup,
+            cgroup_base: None,
         })
     }
 
@@ -385,5 +428,31 @@ impl Monitor {
         Recorder::create(&path)
             .map_err(|e| log::error("record-failed", &[("file", &path.display()), ("error", &e)]))
             .ok()
+    }
+}
+
+/// The target's cgroup reading for this tick (files read at most once a
+/// second). A cgroup that stops being readable is dropped with one log line:
+/// monitoring goes on from /proc.
+fn read_cgroup(t: &mut Target, now: Instant, with_stat: bool) -> Option<cgroup_rules::Reading> {
+    let files = t.cgroup.as_mut()?;
+    match files.refresh(now, with_stat) {
+        Ok(_) => Some(*files.last()),
+        Err(e) => {
+            log::warn(
+                "cgroup-unavailable",
+                &[
+                    ("target", &t.name),
+                    ("pid", &t.inc.pid),
+                    ("error", &e),
+                    (
+                        "why",
+                        &"memory cgroup no longer readable: monitoring /proc only",
+                    ),
+                ],
+            );
+            t.cgroup = None;
+            None
+        }
     }
 }
