@@ -12,21 +12,23 @@ use std::time::{Duration, Instant, SystemTime};
 
 use crate::capture::{Done, Job, Worker};
 use crate::config::{Config, TargetSpec};
-use crate::core::cgroup_rules;
 use crate::core::event::{CaptureOutcome, CgroupView, Kind};
 use crate::core::lifecycle::pairing::{Ended, Pairing};
 use crate::core::lifecycle::{self, Action, Capture, Lifecycle, Phase, Tick};
-use crate::io::cgroup::{self, CgroupFiles, Roots};
+use crate::io::cgroup::CgroupFiles;
 use crate::io::discover::{self, Found, Incarnation};
 use crate::io::procfs::{self, ReadError, StatusFile};
 use crate::io::{heapdump, log, spool::Spool};
 use crate::sys::signal;
 
+mod cgroup;
 mod record;
 mod report;
+mod restart;
 
 use record::Recorder;
 use report::{opt, report, spec_text};
+use restart::Restarts;
 
 /// Looking for targets scans all of `/proc`: at most this often.
 const SCAN_EVERY: Duration = Duration::from_secs(1);
@@ -45,6 +47,8 @@ struct Target {
     cgroup: Option<CgroupFiles>,
     /// The cgroup when the baseline dump was requested.
     cgroup_base: Option<CgroupView>,
+    /// The restart sequence and the pidfd it signals through (RESTART_SIGNALS).
+    restart: Option<restart::Handle>,
 }
 
 pub struct Monitor {
@@ -57,6 +61,7 @@ pub struct Monitor {
     pairing: Pairing,
     lost: usize,
     recorded_once: bool,
+    restarts: Option<Restarts>,
 }
 
 impl Monitor {
@@ -85,6 +90,7 @@ impl Monitor {
                 .ok()
         });
         Monitor {
+            restarts: config.restart.clone().map(Restarts::new),
             params: config.lifecycle(),
             config,
             targets: Vec::new(),
@@ -103,17 +109,29 @@ impl Monitor {
         let mut buf = [0u8; 4096];
         let mut deadline = Instant::now();
         while !signal::stopping() {
-            self.step(Instant::now(), &mut buf);
-            deadline = deadline.checked_add(interval).unwrap_or(deadline);
+            let now = Instant::now();
+            if now < deadline {
+                // Woken between ticks for a restart sequence's next step.
+                self.restart_steps(now);
+            } else {
+                self.step(now, &mut buf);
+                deadline = deadline.checked_add(interval).unwrap_or(deadline);
+            }
             let now = Instant::now();
             if deadline < now {
                 deadline = now.checked_add(interval).unwrap_or(now);
             }
-            if signal::sleep(deadline.saturating_duration_since(now)) {
+            let wake = Restarts::due(&self.targets).map_or(deadline, |d| d.min(deadline));
+            if signal::sleep(wake.saturating_duration_since(now)) {
                 break;
             }
         }
         log::info("stopping", &[("signal", &signal::last_signal())]);
+        if let Some(r) = self.restarts.as_mut() {
+            for t in &mut self.targets {
+                r.abandon(t);
+            }
+        }
         if let Some(worker) = self.capture.take() {
             let handle = worker.finish();
             let until = Instant::now() + CAPTURE_GRACE;
@@ -132,6 +150,16 @@ impl Monitor {
             self.look(now);
         }
         self.tick(now, buf);
+        self.restart_steps(now);
+    }
+
+    /// Restart sequences' steps that are due.
+    fn restart_steps(&mut self, now: Instant) {
+        if let Some(r) = self.restarts.as_mut() {
+            for t in &mut self.targets {
+                r.poll(t, now);
+            }
+        }
     }
 
     /// The targets being watched (found, past the delay and the settle).
@@ -152,7 +180,7 @@ impl Monitor {
                     {
                         r.row(now, bytes);
                     }
-                    let reading = read_cgroup(t, now, self.params.cgroup.metric.needs_stat());
+                    let reading = cgroup::read(t, now, self.params.cgroup.metric.needs_stat());
                     let actions = t.life.on_tick(&Tick {
                         now,
                         sample,
@@ -207,6 +235,11 @@ impl Monitor {
         };
         match action {
             Action::Capture(c) => self.request(i, c, now),
+            Action::Handled(kind) => {
+                if let (Some(r), Some(t)) = (self.restarts.as_mut(), self.targets.get_mut(i)) {
+                    r.handled(t, kind, now);
+                }
+            }
             Action::Report(note) => {
                 if let Some(t) = self.targets.get_mut(i) {
                     report(t, &note, &self.config);
@@ -283,16 +316,11 @@ impl Monitor {
     }
 
     fn gone(&mut self, mut t: Target) {
-        let last = t.life.last().unwrap_or_default();
-        // Was it the kernel's OOM killer? Read the counter now, not in a second.
-        if let Some(files) = t.cgroup.as_mut() {
-            if let Ok(r) = files.read_events_now() {
-                let r = *r;
-                if let Some(note) = t.life.on_vanish(Instant::now(), &r) {
-                    report::oom_kill(&t, &note, &r, &self.config);
-                }
-            }
+        if let Some(r) = self.restarts.as_mut() {
+            r.gone(&mut t);
         }
+        let last = t.life.last().unwrap_or_default();
+        cgroup::vanished(&mut t, &self.config);
         log::warn(
             "target-gone",
             &[
@@ -382,32 +410,20 @@ impl Monitor {
             return Err(std::io::Error::other("pid reused while opening"));
         }
         let exe = procfs::socket_name(inc.pid).unwrap_or_default();
-        let name = procfs::comm(inc.pid).unwrap_or_else(|_| exe.clone());
-        let record = self.recorder(inc.pid);
-        let explain = &self.config.explain;
-        let roots = Roots {
-            proc_root: explain.proc_root.clone(),
-            cgroup_root: explain.cgroup_root.clone(),
+        let name = match &self.config.target {
+            TargetSpec::Name(n) => n.clone(),
+            _ => procfs::comm(inc.pid).unwrap_or_else(|_| exe.clone()),
         };
-        let cgroup = cgroup::attach(inc.pid, &name, &roots);
-        if cgroup.is_none() && explain.metric.needs_cgroup() {
-            log::warn(
-                "metric-fallback",
-                &[
-                    ("pid", &inc.pid),
-                    ("metric", &explain.metric.as_str()),
-                    ("why", &"no readable memory cgroup: watching rss_anon"),
-                ],
-            );
-        }
+        // Right after the status file, bound to the same start time.
+        let restart = self.restarts.as_ref().map(|r| r.bind(inc, &name));
+        let record = self.recorder(inc.pid);
+        let cgroup = cgroup::attach(inc.pid, &name, &self.config.explain);
         Ok(Target {
             inc,
             ppid: f.ppid,
             socket: heapdump::socket_path(&self.config.capture, &exe),
-            name: match &self.config.target {
-                TargetSpec::Name(n) => n.clone(),
-                _ => name,
-            },
+            name,
+            restart,
             status,
             life: Lifecycle::new(self.params, now),
             record,
@@ -428,31 +444,5 @@ impl Monitor {
         Recorder::create(&path)
             .map_err(|e| log::error("record-failed", &[("file", &path.display()), ("error", &e)]))
             .ok()
-    }
-}
-
-/// The target's cgroup reading for this tick (files read at most once a
-/// second). A cgroup that stops being readable is dropped with one log line:
-/// monitoring goes on from /proc.
-fn read_cgroup(t: &mut Target, now: Instant, with_stat: bool) -> Option<cgroup_rules::Reading> {
-    let files = t.cgroup.as_mut()?;
-    match files.refresh(now, with_stat) {
-        Ok(_) => Some(*files.last()),
-        Err(e) => {
-            log::warn(
-                "cgroup-unavailable",
-                &[
-                    ("target", &t.name),
-                    ("pid", &t.inc.pid),
-                    ("error", &e),
-                    (
-                        "why",
-                        &"memory cgroup no longer readable: monitoring /proc only",
-                    ),
-                ],
-            );
-            t.cgroup = None;
-            None
-        }
     }
 }

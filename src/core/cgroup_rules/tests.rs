@@ -246,9 +246,11 @@ mod in_the_lifecycle {
                 if n.kind == Kind::PreOom && n.dump && c.kind == Kind::PreOom),
             "{a:?}"
         );
-        assert!(life
+        let done: Vec<_> = life
             .on_capture(Kind::PreOom, CaptureOutcome::Spooled, t0 + s(2))
-            .is_empty());
+            .into_iter()
+            .collect();
+        assert_eq!(done, [Action::Handled(Kind::PreOom)]);
         assert!(
             step(&mut life, t0 + s(3), &r).is_empty(),
             "once per episode"
