@@ -3,7 +3,8 @@
 //! fixed buffer, feeds the target's [`Lifecycle`] and carries out the
 //! actions it returns (capture, log, phase), then sleeps until the next
 //! deadline. A steady-state tick allocates nothing and never scans `/proc`;
-//! scanning happens only while a target is missing. Dumps go to the capture
+//! scans run only on the ticks where one is due (`core::lifecycle::rescan`:
+//! backing off while a target is missing, every 30 s while all are healthy). Dumps go to the capture
 //! worker, so a slow socket never delays sampling; their outcomes come back
 //! to the lifecycle on a later tick.
 
@@ -12,14 +13,17 @@ use std::time::{Duration, Instant, SystemTime};
 
 use crate::capture::{Done, Job, Worker};
 use crate::config::{Config, TargetSpec};
-use crate::core::event::{CaptureOutcome, Kind};
+use crate::core::event::{CaptureOutcome, CgroupView, Kind};
 use crate::core::lifecycle::pairing::{Ended, Pairing};
+use crate::core::lifecycle::rescan::Rescan;
 use crate::core::lifecycle::{self, Action, Capture, Lifecycle, Phase, Tick};
+use crate::io::cgroup::CgroupFiles;
 use crate::io::discover::{self, Found, Incarnation};
 use crate::io::procfs::{self, ReadError, StatusFile};
 use crate::io::{heapdump, log, spool::Spool};
 use crate::sys::signal;
 
+mod cgroup;
 mod record;
 mod report;
 mod restart;
@@ -28,8 +32,6 @@ use record::Recorder;
 use report::{opt, report, spec_text};
 use restart::Restarts;
 
-/// Looking for targets scans all of `/proc`: at most this often.
-const SCAN_EVERY: Duration = Duration::from_secs(1);
 /// How long shutdown waits for a dump in flight.
 const CAPTURE_GRACE: Duration = Duration::from_millis(1500);
 
@@ -41,6 +43,10 @@ struct Target {
     status: StatusFile,
     life: Lifecycle,
     record: Option<Recorder>,
+    /// The memory cgroup's open files; `None` = /proc only.
+    cgroup: Option<CgroupFiles>,
+    /// The cgroup when the baseline dump was requested.
+    cgroup_base: Option<CgroupView>,
     /// The restart sequence and the pidfd it signals through (RESTART_SIGNALS).
     restart: Option<restart::Handle>,
 }
@@ -51,7 +57,7 @@ pub struct Monitor {
     targets: Vec<Target>,
     capture: Option<Worker>,
     waiting_logged: bool,
-    last_scan: Option<Instant>,
+    rescan: Rescan,
     pairing: Pairing,
     lost: usize,
     recorded_once: bool,
@@ -83,6 +89,8 @@ impl Monitor {
                 .map_err(|e| log::error("capture-unavailable", &[("error", &e)]))
                 .ok()
         });
+        // A fixed pid has nothing new to find while it is healthy.
+        let periodic = !matches!(config.target, TargetSpec::Pid(_));
         Monitor {
             restarts: config.restart.clone().map(Restarts::new),
             params: config.lifecycle(),
@@ -90,7 +98,7 @@ impl Monitor {
             targets: Vec::new(),
             capture,
             waiting_logged: false,
-            last_scan: None,
+            rescan: Rescan::new(periodic),
             pairing: Pairing::new(),
             lost: 0,
             recorded_once: false,
@@ -140,7 +148,7 @@ impl Monitor {
     /// is found and watched and no event fires.
     pub fn step(&mut self, now: Instant, buf: &mut [u8]) {
         self.outcomes(now);
-        if self.targets.is_empty() || self.lost > 0 {
+        if self.rescan.due(now) {
             self.look(now);
         }
         self.tick(now, buf);
@@ -174,10 +182,11 @@ impl Monitor {
                     {
                         r.row(now, bytes);
                     }
+                    let reading = cgroup::read(t, now, self.params.cgroup.metric.needs_stat());
                     let actions = t.life.on_tick(&Tick {
                         now,
                         sample,
-                        cgroup: None,
+                        cgroup: reading.as_ref(),
                     });
                     for a in actions {
                         self.act(i, a, now);
@@ -233,15 +242,24 @@ impl Monitor {
                     r.handled(t, kind, now);
                 }
             }
-            Action::Report(note) => report(t, &note, &self.config),
-            Action::Phase(Phase::BaselineDump { bytes }) => log::info(
-                "baseline-dump",
-                &[
-                    ("target", &t.name),
-                    ("pid", &t.inc.pid),
-                    ("rss_anon", &bytes),
-                ],
-            ),
+            Action::Report(note) => {
+                if let Some(t) = self.targets.get_mut(i) {
+                    report(t, &note, &self.config);
+                }
+            }
+            Action::Phase(Phase::BaselineDump { bytes }) => {
+                log::info(
+                    "baseline-dump",
+                    &[
+                        ("target", &t.name),
+                        ("pid", &t.inc.pid),
+                        ("rss_anon", &bytes),
+                    ],
+                );
+                if let Some(t) = self.targets.get_mut(i) {
+                    t.cgroup_base = report::cgroup_view(&mut t.cgroup);
+                }
+            }
             Action::Phase(Phase::Watching) => log::info(
                 "watching",
                 &[
@@ -304,6 +322,7 @@ impl Monitor {
             r.gone(&mut t);
         }
         let last = t.life.last().unwrap_or_default();
+        cgroup::vanished(&mut t, &self.config);
         log::warn(
             "target-gone",
             &[
@@ -320,18 +339,12 @@ impl Monitor {
             last,
         });
         self.lost += 1;
+        self.rescan.lost();
         self.waiting_logged = false;
     }
 
-    /// Scans for targets we do not track yet (only while one is missing).
+    /// Scans for targets we do not track yet (when [`Rescan`] says so).
     fn look(&mut self, now: Instant) {
-        if self
-            .last_scan
-            .is_some_and(|t| now.saturating_duration_since(t) < SCAN_EVERY)
-        {
-            return;
-        }
-        self.last_scan = Some(now);
         let found = match discover::find(&self.config.target) {
             Ok(found) => found,
             Err(e) => {
@@ -354,6 +367,8 @@ impl Monitor {
             }
         }
         self.lost = self.lost.saturating_sub(added);
+        let missing = self.targets.is_empty() || self.lost > 0;
+        self.rescan.scanned(now, missing);
         if self.targets.is_empty() && !self.waiting_logged {
             log::info(
                 "waiting-for-target",
@@ -400,6 +415,7 @@ impl Monitor {
         // Right after the status file, bound to the same start time.
         let restart = self.restarts.as_ref().map(|r| r.bind(inc, &name));
         let record = self.recorder(inc.pid);
+        let cgroup = cgroup::attach(inc.pid, &name, &self.config.explain);
         Ok(Target {
             inc,
             ppid: f.ppid,
@@ -409,6 +425,8 @@ impl Monitor {
             status,
             life: Lifecycle::new(self.params, now),
             record,
+            cgroup,
+            cgroup_base: None,
         })
     }
 
