@@ -45,7 +45,7 @@ pub fn report(
     };
     let mut out = String::new();
     let mut buf = [0u8; 4096];
-    for inc in found {
+    for inc in found.into_iter().map(|f| f.inc) {
         let status = StatusFile::open(inc.pid)
             .map_err(|e| format!("inspect {what}: /proc/{}/status: {e}", inc.pid))?
             .read(&mut buf)

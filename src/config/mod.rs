@@ -6,6 +6,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::core::detector::Params;
+use crate::core::lifecycle;
 use crate::core::notify::{channel_for, Secret};
 use crate::core::restart::RestartConfig;
 use crate::core::units;
@@ -47,6 +49,20 @@ pub struct DetectConfig {
     pub window_size: usize,
     /// SPIKE_MULTIPLIER in millionths (3 -> 3_000_000, 1.5 -> 1_500_000).
     pub spike_multiplier_micros: u64,
+}
+
+impl DetectConfig {
+    /// The detector's parameters (spike cooldown = window × interval).
+    pub fn params(&self) -> Params {
+        let ticks = u32::try_from(self.window_size).unwrap_or(u32::MAX);
+        Params {
+            window_size: self.window_size,
+            threshold_bytes: self.threshold_bytes,
+            spike_multiplier_micros: self.spike_multiplier_micros,
+            spike_cooldown: self.interval.saturating_mul(ticks),
+            leak_cooldown: self.dump_cooldown,
+        }
+    }
 }
 
 /// The heap-dump socket client.
@@ -117,10 +133,29 @@ pub struct Config {
     pub log_format: LogFormat,
     /// --record FILE: CSV `seconds,bytes` of every sample.
     pub record: Option<PathBuf>,
+    /// DUMP_RETRIES, default 3: retries of a failed capture.
+    pub dump_retries: u32,
     /// The watched metric, cgroup events and `pre-oom` (issue 9).
     pub explain: ExplainConfig,
     /// RESTART_SIGNALS and friends; `None` = never restart (the default).
     pub restart: Option<RestartConfig>,
+}
+
+/// The first wait before a failed capture is retried; doubled each time.
+pub const RETRY_BACKOFF: Duration = Duration::from_secs(2);
+
+impl Config {
+    /// A target lifecycle's parameters.
+    pub fn lifecycle(&self) -> lifecycle::Params {
+        lifecycle::Params {
+            detect: self.detect.params(),
+            interval: self.detect.interval,
+            initial_delay: self.initial_delay,
+            baseline_settle: self.baseline_settle,
+            dump_retries: self.dump_retries,
+            retry_backoff: RETRY_BACKOFF,
+        }
+    }
 }
 
 /// One configuration problem, naming the variable (or flag) and the value.
@@ -329,6 +364,15 @@ pub fn parse(src: &Source<'_>, hostname: &str) -> Result<Config, Vec<ConfigError
         .unwrap_or(LogFormat::Logfmt);
     let pod_name = r.string("POD_NAME").unwrap_or_else(|| hostname.to_string());
     let record = r.string("RECORD_FILE").map(PathBuf::from);
+    let dump_retries = r
+        .parsed("DUMP_RETRIES", |s| {
+            s.trim()
+                .parse::<u32>()
+                .ok()
+                .filter(|&n| n <= 100)
+                .ok_or("want a whole number from 0 to 100")
+        })
+        .unwrap_or(3);
     let explain = explain::read(&mut r);
     let restart = restart::restart(&mut r);
     match (target, detect, initial_delay, r.errors.is_empty()) {
@@ -344,6 +388,7 @@ pub fn parse(src: &Source<'_>, hostname: &str) -> Result<Config, Vec<ConfigError
             notify,
             log_format,
             record,
+            dump_retries,
             explain,
             restart,
         }),

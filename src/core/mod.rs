@@ -8,6 +8,7 @@ pub mod event;
 pub mod explain;
 pub mod http;
 pub mod json;
+pub mod lifecycle;
 pub mod metrics;
 pub mod notify;
 pub mod replay;

@@ -28,8 +28,16 @@ pub fn name_matches(name: &str, comm: &str, exe: Option<&str>, argv0: Option<&st
     exe == Some(name) || argv0 == Some(name)
 }
 
-/// The processes matching `spec`, excluding ourselves.
-pub fn find(spec: &TargetSpec) -> io::Result<Vec<Incarnation>> {
+/// A matching process: its incarnation and its parent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Found {
+    pub inc: Incarnation,
+    pub ppid: u32,
+}
+
+/// The live processes matching `spec`, excluding ourselves. Zombies are
+/// not targets: they have exited and their memory is gone.
+pub fn find(spec: &TargetSpec) -> io::Result<Vec<Found>> {
     let me = std::process::id();
     let pids: Vec<u32> = match spec {
         TargetSpec::Pid(p) => vec![*p],
@@ -51,9 +59,14 @@ pub fn find(spec: &TargetSpec) -> io::Result<Vec<Incarnation>> {
     Ok(pids
         .into_iter()
         .filter_map(|pid| {
-            procfs::starttime(pid)
-                .ok()
-                .map(|starttime| Incarnation { pid, starttime })
+            let stat = procfs::stat(pid).ok().filter(|s| !s.exited())?;
+            Some(Found {
+                inc: Incarnation {
+                    pid,
+                    starttime: stat.starttime,
+                },
+                ppid: stat.ppid,
+            })
         })
         .collect())
 }

@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 use serde_json::{Map, Value};
 
 use crate::config::CaptureConfig;
+use crate::core::event::{CaptureFailure, CaptureOutcome};
+use crate::io::spool::SpoolError;
 use crate::sys::unix;
 
 /// The one buffer a capture uses, on the stack.
@@ -127,6 +129,38 @@ impl fmt::Display for CaptureError {
             CaptureError::BadStats(reason) => write!(f, "heap-dump stats reply: {reason}"),
         }
     }
+}
+
+impl CaptureError {
+    /// The capture outcome this error means (NAMES.md "Capture outcomes").
+    pub fn outcome(&self) -> CaptureOutcome {
+        let failed = CaptureOutcome::Failed;
+        match self {
+            CaptureError::NoSocket(_) => CaptureOutcome::NoSocket,
+            CaptureError::Connect { source, .. } => match source.kind() {
+                io::ErrorKind::ConnectionRefused => failed(CaptureFailure::ConnectRefused),
+                _ => failed(CaptureFailure::Io),
+            },
+            CaptureError::Timeout { stage, .. } => failed(match stage {
+                Stage::Connect | Stage::Send => CaptureFailure::ConnectTimeout,
+                Stage::Idle => CaptureFailure::IdleTimeout,
+                Stage::Total => CaptureFailure::TotalTimeout,
+            }),
+            CaptureError::TooLarge { .. } => failed(CaptureFailure::TooBig),
+            CaptureError::Empty => failed(CaptureFailure::Empty),
+            CaptureError::Spool(e) if spool_full(e) => failed(CaptureFailure::SpoolFull),
+            CaptureError::Io { .. } | CaptureError::Spool(_) | CaptureError::BadStats(_) => {
+                failed(CaptureFailure::Io)
+            }
+        }
+    }
+}
+
+/// A write error that is the spool refusing more bytes.
+fn spool_full(e: &io::Error) -> bool {
+    e.get_ref()
+        .and_then(|inner| inner.downcast_ref::<SpoolError>())
+        .is_some_and(|s| matches!(s, SpoolError::Full { .. }))
 }
 
 impl std::error::Error for CaptureError {

@@ -1,0 +1,389 @@
+//! The loop, on one thread: where `core` meets `io`. It decides nothing:
+//! each tick it `pread`s every tracked target's open status file into one
+//! fixed buffer, feeds the target's [`Lifecycle`] and carries out the
+//! actions it returns (capture, log, phase), then sleeps until the next
+//! deadline. A steady-state tick allocates nothing and never scans `/proc`;
+//! scanning happens only while a target is missing. Dumps go to the capture
+//! worker, so a slow socket never delays sampling; their outcomes come back
+//! to the lifecycle on a later tick.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::capture::{Done, Job, Worker};
+use crate::config::{Config, TargetSpec};
+use crate::core::event::{CaptureOutcome, Kind};
+use crate::core::lifecycle::pairing::{Ended, Pairing};
+use crate::core::lifecycle::{self, Action, Capture, Lifecycle, Phase, Tick};
+use crate::io::discover::{self, Found, Incarnation};
+use crate::io::procfs::{self, ReadError, StatusFile};
+use crate::io::{heapdump, log, spool::Spool};
+use crate::sys::signal;
+
+mod record;
+mod report;
+
+use record::Recorder;
+use report::{opt, report, spec_text};
+
+/// Looking for targets scans all of `/proc`: at most this often.
+const SCAN_EVERY: Duration = Duration::from_secs(1);
+/// How long shutdown waits for a dump in flight.
+const CAPTURE_GRACE: Duration = Duration::from_millis(1500);
+
+struct Target {
+    inc: Incarnation,
+    ppid: u32,
+    name: String,
+    socket: PathBuf,
+    status: StatusFile,
+    life: Lifecycle,
+    record: Option<Recorder>,
+}
+
+pub struct Monitor {
+    config: Config,
+    params: lifecycle::Params,
+    targets: Vec<Target>,
+    capture: Option<Worker>,
+    waiting_logged: bool,
+    last_scan: Option<Instant>,
+    pairing: Pairing,
+    lost: usize,
+    recorded_once: bool,
+}
+
+impl Monitor {
+    /// `spool` is `None` when it could not be opened: monitoring goes on,
+    /// events are reported without dumps. `on_done` hears about every capture.
+    pub fn new(
+        config: Config,
+        spool: Option<Spool>,
+        on_done: Box<dyn Fn(&Done) + Send>,
+    ) -> Monitor {
+        let capture = spool.and_then(|spool| {
+            let prefix = config
+                .s3
+                .as_ref()
+                .map(|s| s.prefix.clone())
+                .unwrap_or_default();
+            let worker = Worker::spawn(
+                spool,
+                config.capture.clone(),
+                config.pod_name.clone(),
+                prefix,
+                on_done,
+            );
+            worker
+                .map_err(|e| log::error("capture-unavailable", &[("error", &e)]))
+                .ok()
+        });
+        Monitor {
+            params: config.lifecycle(),
+            config,
+            targets: Vec::new(),
+            capture,
+            waiting_logged: false,
+            last_scan: None,
+            pairing: Pairing::new(),
+            lost: 0,
+            recorded_once: false,
+        }
+    }
+
+    /// Runs until SIGTERM / SIGINT.
+    pub fn run(mut self) {
+        let interval = self.config.detect.interval;
+        let mut buf = [0u8; 4096];
+        let mut deadline = Instant::now();
+        while !signal::stopping() {
+            self.step(Instant::now(), &mut buf);
+            deadline = deadline.checked_add(interval).unwrap_or(deadline);
+            let now = Instant::now();
+            if deadline < now {
+                deadline = now.checked_add(interval).unwrap_or(now);
+            }
+            if signal::sleep(deadline.saturating_duration_since(now)) {
+                break;
+            }
+        }
+        log::info("stopping", &[("signal", &signal::last_signal())]);
+        if let Some(worker) = self.capture.take() {
+            let handle = worker.finish();
+            let until = Instant::now() + CAPTURE_GRACE;
+            while !handle.is_finished() && Instant::now() < until {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+    }
+
+    /// One pass of the loop at `now`: capture outcomes, a scan when one is
+    /// due, then a sample of every target. Allocation-free once every target
+    /// is found and watched and no event fires.
+    pub fn step(&mut self, now: Instant, buf: &mut [u8]) {
+        self.outcomes(now);
+        if self.targets.is_empty() || self.lost > 0 {
+            self.look(now);
+        }
+        self.tick(now, buf);
+    }
+
+    /// The targets being watched (found, past the delay and the settle).
+    pub fn watching(&self) -> usize {
+        self.targets.iter().filter(|t| t.life.watching()).count()
+    }
+
+    fn tick(&mut self, now: Instant, buf: &mut [u8]) {
+        let mut i = 0;
+        while i < self.targets.len() {
+            let Some(t) = self.targets.get_mut(i) else {
+                break;
+            };
+            match t.status.read(buf) {
+                Ok(sample) => {
+                    if let (Some(r), Some(bytes)) =
+                        (&mut t.record, sample.rss_anon.or(sample.vm_rss))
+                    {
+                        r.row(now, bytes);
+                    }
+                    let actions = t.life.on_tick(&Tick {
+                        now,
+                        sample,
+                        cgroup: None,
+                    });
+                    for a in actions {
+                        self.act(i, a, now);
+                    }
+                    i += 1;
+                }
+                Err(ReadError::Gone) => {
+                    let t = self.targets.swap_remove(i);
+                    self.gone(t);
+                }
+                Err(ReadError::Io(e)) => {
+                    log::warn(
+                        "sample-skipped",
+                        &[("target", &t.name), ("pid", &t.inc.pid), ("error", &e)],
+                    );
+                    i += 1;
+                }
+            }
+        }
+    }
+
+    /// Hands finished captures to their target's lifecycle.
+    fn outcomes(&mut self, now: Instant) {
+        while let Some(done) = self.capture.as_ref().and_then(Worker::try_done) {
+            let inc = Incarnation {
+                pid: done.pid,
+                starttime: done.starttime,
+            };
+            // The target may be gone meanwhile: its outcome has no one to go to.
+            if let Some(i) = self.targets.iter().position(|t| t.inc == inc) {
+                self.outcome(i, done.kind, done.outcome, now);
+            }
+        }
+    }
+
+    fn outcome(&mut self, i: usize, kind: Kind, outcome: CaptureOutcome, now: Instant) {
+        let Some(t) = self.targets.get_mut(i) else {
+            return;
+        };
+        for a in t.life.on_capture(kind, outcome, now) {
+            self.act(i, a, now);
+        }
+    }
+
+    fn act(&mut self, i: usize, action: Action, now: Instant) {
+        let Some(t) = self.targets.get(i) else {
+            return;
+        };
+        match action {
+            Action::Capture(c) => self.request(i, c, now),
+            Action::Report(note) => report(t, &note, &self.config),
+            Action::Phase(Phase::BaselineDump { bytes }) => log::info(
+                "baseline-dump",
+                &[
+                    ("target", &t.name),
+                    ("pid", &t.inc.pid),
+                    ("rss_anon", &bytes),
+                ],
+            ),
+            Action::Phase(Phase::Watching) => log::info(
+                "watching",
+                &[
+                    ("target", &t.name),
+                    ("pid", &t.inc.pid),
+                    ("window", &self.params.detect.window_size),
+                ],
+            ),
+            Action::Retry {
+                kind,
+                failed,
+                attempt,
+                after,
+            } => log::warn(
+                "dump-retry",
+                &[
+                    ("target", &t.name),
+                    ("pid", &t.inc.pid),
+                    ("reason", &kind),
+                    ("outcome", &failed.as_str()),
+                    ("attempt", &attempt),
+                    ("after_ms", &after.as_millis()),
+                ],
+            ),
+        }
+    }
+
+    fn request(&mut self, i: usize, c: Capture, now: Instant) {
+        let Some(t) = self.targets.get(i) else {
+            return;
+        };
+        let job = Job {
+            pid: t.inc.pid,
+            starttime: t.inc.starttime,
+            target: t.name.clone(),
+            socket: t.socket.clone(),
+            kind: c.kind,
+            attempt: c.attempt,
+            rss_anon_bytes: Some(c.bytes),
+            baseline_bytes: c.baseline,
+            requested: SystemTime::now(),
+        };
+        let sent = self.capture.as_ref().is_some_and(|w| w.request(job));
+        if !sent {
+            log::warn(
+                "dump-not-taken",
+                &[
+                    ("target", &t.name),
+                    ("reason", &c.kind),
+                    ("why", &"no usable spool"),
+                ],
+            );
+            // No spool: a dump is impossible, like a target without a socket.
+            self.outcome(i, c.kind, CaptureOutcome::NoSocket, now);
+        }
+    }
+
+    fn gone(&mut self, t: Target) {
+        let last = t.life.last().unwrap_or_default();
+        log::warn(
+            "target-gone",
+            &[
+                ("target", &t.name),
+                ("pid", &t.inc.pid),
+                ("last_rss_anon", &opt(last.rss_anon)),
+                ("peak_vm_hwm", &opt(last.vm_hwm)),
+            ],
+        );
+        self.pairing.ended(Ended {
+            name: t.name,
+            ppid: t.ppid,
+            pid: t.inc.pid,
+            last,
+        });
+        self.lost += 1;
+        self.waiting_logged = false;
+    }
+
+    /// Scans for targets we do not track yet (only while one is missing).
+    fn look(&mut self, now: Instant) {
+        if self
+            .last_scan
+            .is_some_and(|t| now.saturating_duration_since(t) < SCAN_EVERY)
+        {
+            return;
+        }
+        self.last_scan = Some(now);
+        let found = match discover::find(&self.config.target) {
+            Ok(found) => found,
+            Err(e) => {
+                log::warn("scan-failed", &[("error", &e)]);
+                Vec::new()
+            }
+        };
+        let mut added = 0;
+        for f in found {
+            if self.targets.iter().any(|t| t.inc == f.inc) {
+                continue;
+            }
+            match self.track(f, now) {
+                Ok(t) => {
+                    self.announce(&t);
+                    self.targets.push(t);
+                    added += 1;
+                }
+                Err(e) => log::warn("target-unreadable", &[("pid", &f.inc.pid), ("error", &e)]),
+            }
+        }
+        self.lost = self.lost.saturating_sub(added);
+        if self.targets.is_empty() && !self.waiting_logged {
+            log::info(
+                "waiting-for-target",
+                &[("target", &spec_text(&self.config.target))],
+            );
+            self.waiting_logged = true;
+        }
+    }
+
+    fn announce(&mut self, t: &Target) {
+        let fields: [(&str, &dyn std::fmt::Display); 4] = [
+            ("target", &t.name),
+            ("pid", &t.inc.pid),
+            ("starttime", &t.inc.starttime),
+            ("socket", &t.socket.display()),
+        ];
+        match self.pairing.found(&t.name, t.ppid) {
+            Some(e) => log::warn(
+                "restart",
+                &[
+                    fields[0],
+                    ("old_pid", &e.pid),
+                    fields[1],
+                    ("last_rss_anon", &opt(e.last.rss_anon)),
+                    ("peak_vm_hwm", &opt(e.last.vm_hwm)),
+                ],
+            ),
+            None => log::info("target-found", &fields),
+        }
+    }
+
+    fn track(&mut self, f: Found, now: Instant) -> std::io::Result<Target> {
+        let inc = f.inc;
+        let status = StatusFile::open(inc.pid)?;
+        // The file may belong to a newer process that reused the pid.
+        if procfs::starttime(inc.pid)? != inc.starttime {
+            return Err(std::io::Error::other("pid reused while opening"));
+        }
+        let exe = procfs::socket_name(inc.pid).unwrap_or_default();
+        let name = procfs::comm(inc.pid).unwrap_or_else(|_| exe.clone());
+        let record = self.recorder(inc.pid);
+        Ok(Target {
+            inc,
+            ppid: f.ppid,
+            socket: heapdump::socket_path(&self.config.capture, &exe),
+            name: match &self.config.target {
+                TargetSpec::Name(n) => n.clone(),
+                _ => name,
+            },
+            status,
+            life: Lifecycle::new(self.params, now),
+            record,
+        })
+    }
+
+    /// The first target records to FILE itself, later ones to `FILE.<pid>`.
+    fn recorder(&mut self, pid: u32) -> Option<Recorder> {
+        let path = self.config.record.as_ref()?;
+        let path = if self.recorded_once {
+            PathBuf::from(format!("{}.{pid}", path.display()))
+        } else {
+            path.clone()
+        };
+        self.recorded_once = true;
+        Recorder::create(&path)
+            .map_err(|e| log::error("record-failed", &[("file", &path.display()), ("error", &e)]))
+            .ok()
+    }
+}
