@@ -226,6 +226,11 @@ impl Registry {
         st.uploads[result as usize] = st.uploads[result as usize].saturating_add(1);
     }
 
+    /// The uploader's totals so far, in [`UploadResult`] order.
+    pub fn uploads(&self, totals: [u64; 3]) {
+        self.lock().uploads = totals;
+    }
+
     pub fn notification(&self, sink: Sink, sent: bool) {
         let mut st = self.lock();
         let cell = &mut st.notifications[sink as usize][usize::from(!sent)];

@@ -10,7 +10,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::capture::{Done, Job, Worker};
+use crate::capture::{Done, Job, Spooled, Worker};
 use crate::config::{Config, TargetSpec};
 use crate::core::event::{CaptureOutcome, Kind};
 use crate::core::lifecycle::pairing::{Ended, Pairing};
@@ -22,9 +22,11 @@ use crate::sys::signal;
 
 mod record;
 mod report;
+mod tell;
 
 use record::Recorder;
 use report::{opt, report, spec_text};
+pub use tell::Telling;
 
 /// Looking for targets scans all of `/proc`: at most this often.
 const SCAN_EVERY: Duration = Duration::from_secs(1);
@@ -39,6 +41,8 @@ struct Target {
     status: StatusFile,
     life: Lifecycle,
     record: Option<Recorder>,
+    /// When the window's percentiles were last exported.
+    metrics_at: Option<Instant>,
 }
 
 pub struct Monitor {
@@ -51,6 +55,7 @@ pub struct Monitor {
     pairing: Pairing,
     lost: usize,
     recorded_once: bool,
+    tell: Telling,
 }
 
 impl Monitor {
@@ -88,7 +93,14 @@ impl Monitor {
             pairing: Pairing::new(),
             lost: 0,
             recorded_once: false,
+            tell: Telling::default(),
         }
+    }
+
+    /// Notifications and metrics (off by default).
+    pub fn with_telling(mut self, tell: Telling) -> Monitor {
+        self.tell = tell;
+        self
     }
 
     /// Runs until SIGTERM / SIGINT.
@@ -115,12 +127,14 @@ impl Monitor {
                 std::thread::sleep(Duration::from_millis(20));
             }
         }
+        std::mem::take(&mut self.tell).finish();
     }
 
     /// One pass of the loop at `now`: capture outcomes, a scan when one is
     /// due, then a sample of every target. Allocation-free once every target
     /// is found and watched and no event fires.
     pub fn step(&mut self, now: Instant, buf: &mut [u8]) {
+        self.tell.beat(now, self.targets.is_empty());
         self.outcomes(now);
         if self.targets.is_empty() || self.lost > 0 {
             self.look(now);
@@ -151,6 +165,7 @@ impl Monitor {
                         sample,
                         cgroup: None,
                     });
+                    self.tell.sample(t, now, &sample);
                     for a in actions {
                         self.act(i, a, now);
                     }
@@ -180,15 +195,23 @@ impl Monitor {
             };
             // The target may be gone meanwhile: its outcome has no one to go to.
             if let Some(i) = self.targets.iter().position(|t| t.inc == inc) {
-                self.outcome(i, done.kind, done.outcome, now);
+                self.outcome(i, done.kind, done.outcome, done.spooled.as_ref(), now);
             }
         }
     }
 
-    fn outcome(&mut self, i: usize, kind: Kind, outcome: CaptureOutcome, now: Instant) {
+    fn outcome(
+        &mut self,
+        i: usize,
+        kind: Kind,
+        outcome: CaptureOutcome,
+        spooled: Option<&Spooled>,
+        now: Instant,
+    ) {
         let Some(t) = self.targets.get_mut(i) else {
             return;
         };
+        self.tell.captured(t, kind, outcome, spooled);
         for a in t.life.on_capture(kind, outcome, now) {
             self.act(i, a, now);
         }
@@ -200,7 +223,10 @@ impl Monitor {
         };
         match action {
             Action::Capture(c) => self.request(i, c, now),
-            Action::Report(note) => report(t, &note, &self.config),
+            Action::Report(note) => {
+                report(t, &note, &self.config);
+                self.tell.note(t, &note);
+            }
             Action::Phase(Phase::BaselineDump { bytes }) => log::info(
                 "baseline-dump",
                 &[
@@ -262,11 +288,12 @@ impl Monitor {
                 ],
             );
             // No spool: a dump is impossible, like a target without a socket.
-            self.outcome(i, c.kind, CaptureOutcome::NoSocket, now);
+            self.outcome(i, c.kind, CaptureOutcome::NoSocket, None, now);
         }
     }
 
     fn gone(&mut self, t: Target) {
+        self.tell.gone(&t);
         let last = t.life.last().unwrap_or_default();
         log::warn(
             "target-gone",
@@ -335,16 +362,19 @@ impl Monitor {
             ("socket", &t.socket.display()),
         ];
         match self.pairing.found(&t.name, t.ppid) {
-            Some(e) => log::warn(
-                "restart",
-                &[
-                    fields[0],
-                    ("old_pid", &e.pid),
-                    fields[1],
-                    ("last_rss_anon", &opt(e.last.rss_anon)),
-                    ("peak_vm_hwm", &opt(e.last.vm_hwm)),
-                ],
-            ),
+            Some(e) => {
+                self.tell.restarted(t);
+                log::warn(
+                    "restart",
+                    &[
+                        fields[0],
+                        ("old_pid", &e.pid),
+                        fields[1],
+                        ("last_rss_anon", &opt(e.last.rss_anon)),
+                        ("peak_vm_hwm", &opt(e.last.vm_hwm)),
+                    ],
+                );
+            }
             None => log::info("target-found", &fields),
         }
     }
@@ -370,6 +400,7 @@ impl Monitor {
             status,
             life: Lifecycle::new(self.params, now),
             record,
+            metrics_at: None,
         })
     }
 

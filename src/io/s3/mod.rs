@@ -22,7 +22,9 @@ pub mod uploader;
 pub use credentials::Provide;
 pub use error_xml::parse_error_xml;
 pub use put::{Client, ClientError, PutError, Timeouts, STOP_GRACE};
-pub use uploader::{spawn, spawn_with, Counts, Delivery, Options, SpawnError, Uploader, Wake};
+pub use uploader::{
+    spawn, spawn_with, Counts, Delivery, Options, SpawnError, Stats, Uploader, Wake,
+};
 
 use std::fmt;
 use std::time::SystemTime;
