@@ -307,12 +307,22 @@ row "file(1)" "$(cut -d, -f1-2,4 <<<"$FILE_OUT" | sed 's/^ *//')"
 # ------------------------------------------- 6. peak RSS while capturing 1 GiB
 SOCK="$WORK/hd.sock"
 cat >"$WORK/hdserver.py" <<'PY'
-# Fake heap-dump socket: `stats\n` -> `{}`, `dump\n` -> N MiB (gzip magic, then
-# pseudo-random bytes). Prints one line per dump served, with its duration.
-import os, socket, sys, time
+# Fake heap-dump socket: `stats\n` -> `{}`, `dump\n` -> a complete gzip stream
+# of about N MiB of pseudo-random bytes in stored blocks (the monitor verifies
+# the stream; the CRC is computed here once, before serving).
+# Prints one line per dump served, with its duration.
+import os, socket, struct, sys, time, zlib
 path, mib = sys.argv[1], int(sys.argv[2])
-chunk = bytearray(os.urandom(1 << 20))
-first = bytearray(chunk); first[0:2] = b"\x1f\x8b"
+BLOCK = 65535
+data = os.urandom(BLOCK * 16)
+piece = b"".join(b"\x00" + struct.pack("<HH", BLOCK, 0) + data[i:i + BLOCK] for i in range(0, len(data), BLOCK))
+count = max(1, (mib << 20) // len(data))
+crc = 0
+for _ in range(count):
+    crc = zlib.crc32(data, crc)
+head = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
+tail = b"\x01\x00\x00\xff\xff" + struct.pack("<II", crc, (count * len(data)) & 0xffffffff)
+total = len(head) + count * len(piece) + len(tail)
 srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
 srv.bind(path); srv.listen(4)
 print("ready", flush=True)
@@ -329,11 +339,12 @@ while True:
         conn.sendall(b"{}")
     elif req.strip() == b"dump":
         t0 = time.monotonic()
-        conn.sendall(first)
-        for _ in range(mib - 1):
-            conn.sendall(chunk)
+        conn.sendall(head)
+        for _ in range(count):
+            conn.sendall(piece)
+        conn.sendall(tail)
         conn.shutdown(socket.SHUT_WR)
-        print(f"served dump bytes={mib << 20} seconds={time.monotonic() - t0:.3f}", flush=True)
+        print(f"served dump bytes={total} seconds={time.monotonic() - t0:.3f}", flush=True)
     conn.close()
 PY
 cat >"$WORK/catsock.py" <<'PY'
@@ -415,8 +426,10 @@ with open(path, "wb") as f:
         n = min(left, len(block)); f.write(block[:n]); left -= n
 PY
 UP_BYTES=$((DUMP_MIB * 1048576))
-printf '{"key":"bench/big.pprof","pod":"bench","target":"t","pid":1,"reason":"spike","unix_ms":1,"rss_anon_bytes":1,"baseline_bytes":1,"jemalloc":null,"gzip_ok":true,"bytes":%d}' \
-    "$UP_BYTES" >"$WORK/spool-upload/$STEM.json"
+# The digest the capture would have recorded, so the upload reads the file once.
+UP_SHA=$(sha256sum "$WORK/spool-upload/$STEM.pprof" | cut -d' ' -f1)
+printf '{"key":"bench/big.pprof","pod":"bench","target":"t","pid":1,"reason":"spike","unix_ms":1,"rss_anon_bytes":1,"baseline_bytes":1,"jemalloc":null,"bytes":%d,"sha256":"%s"}' \
+    "$UP_BYTES" "$UP_SHA" >"$WORK/spool-upload/$STEM.json"
 cp "$WORK/spool-upload/$STEM.pprof" "$WORK/boto.bin"
 UP_T0=$(now_ns)
 S3_BUCKET=dumps AWS_ENDPOINT_URL_S3="http://127.0.0.1:$S3_PORT" AWS_REGION=us-east-1 \

@@ -12,7 +12,7 @@ use std::thread::JoinHandle;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::config::CaptureConfig;
-use crate::core::event::{CaptureFailure, CaptureOutcome, Kind};
+use crate::core::event::{CaptureOutcome, Kind};
 use crate::io::heapdump::{self, CaptureError};
 use crate::io::log;
 use crate::io::spool::{self, Meta, Spool, SpoolError};
@@ -63,10 +63,9 @@ impl TakeError {
     pub fn outcome(&self) -> CaptureOutcome {
         match self {
             TakeError::Capture(e) => e.outcome(),
-            TakeError::Spool(SpoolError::Full { .. }) => {
-                CaptureOutcome::Failed(CaptureFailure::SpoolFull)
-            }
-            TakeError::Spool(_) => CaptureOutcome::Failed(CaptureFailure::Io),
+            // Full, I/O, or not one complete gzip stream (truncated,
+            // corrupt, not gzip: kept as `.partial` evidence).
+            TakeError::Spool(e) => CaptureOutcome::Failed(e.capture_failure()),
         }
     }
 }
@@ -239,19 +238,11 @@ fn take(job: &Job, ctx: &Context) -> Result<Spooled, TakeError> {
         rss_anon_bytes: job.rss_anon_bytes,
         baseline_bytes: job.baseline_bytes,
         jemalloc,
-        gzip_ok: captured.gzip_ok,
         bytes: captured.bytes,
+        // Set by the commit, which also refuses a reply that is not one
+        // complete gzip stream (kept as `.partial` evidence).
+        sha256: None,
     };
-    if !captured.gzip_ok {
-        log::warn(
-            "dump-not-gzip",
-            &[
-                ("target", &job.target),
-                ("pid", &job.pid),
-                ("bytes", &captured.bytes),
-            ],
-        );
-    }
     let p = writer.commit(meta).map_err(TakeError::Spool)?;
     Ok(Spooled {
         path: p.dump,

@@ -42,14 +42,29 @@ pub fn replay_csv(data: &[u8]) {
 
 /// The heap-dump socket's `stats` JSON reply.
 pub fn jemalloc_stats(data: &[u8]) {
-    let _ = crate::io::heapdump::parse_stats(data);
+    let _ = crate::core::jemalloc::parse_stats(data);
 }
 
-/// Spool metadata files.
+/// Spool metadata files: whatever parses is written back and reads the same.
 pub fn spool_meta(data: &[u8]) {
-    if let Ok(m) = crate::io::spool::Meta::from_json(data) {
-        let _ = crate::io::spool::Meta::from_json(m.to_json().as_bytes());
+    use crate::core::spool_meta::Meta;
+    if let Ok(m) = Meta::from_json(data) {
+        assert_eq!(Meta::from_json(m.to_json().as_bytes()), Ok(m));
     }
+}
+
+/// The gzip verifier: whole or split at any point, the same verdict.
+pub fn gzip(data: &[u8]) {
+    use crate::core::gzip::GzipCheck;
+    let mut whole = GzipCheck::new();
+    whole.update(data);
+    let verdict = whole.finish();
+    let cut = usize::from(data.first().copied().unwrap_or(0)).min(data.len());
+    let (a, b) = data.split_at(cut);
+    let mut split = GzipCheck::new();
+    split.update(a);
+    split.update(b);
+    assert_eq!(split.finish(), verdict);
 }
 
 /// STS `AssumeRoleWithWebIdentity` replies (and error bodies).

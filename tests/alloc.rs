@@ -63,12 +63,38 @@ fn monitor(pid: u32, window: usize) -> Monitor {
     Monitor::new(config, None, Box::new(|_| {}))
 }
 
+/// Waits until `pid`'s memory stops moving (it is still exec'ing right
+/// after spawn: a jump then would be a real spike event, whose log line
+/// allocates).
+fn settled(pid: u32) {
+    let rss = || {
+        std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .unwrap()
+            .lines()
+            .find(|l| l.starts_with("RssAnon:"))
+            .map(str::to_owned)
+    };
+    let mut last = rss();
+    let mut same = 0;
+    while same < 3 {
+        std::thread::sleep(Duration::from_millis(50));
+        let now = rss();
+        same = if now == last && now.is_some() {
+            same + 1
+        } else {
+            0
+        };
+        last = now;
+    }
+}
+
 #[test]
 fn a_steady_state_tick_allocates_nothing() {
     let mut child = std::process::Command::new("sleep")
         .arg("30")
         .spawn()
         .unwrap();
+    settled(child.id());
     for window_size in [60, CAPACITY] {
         let mut m = monitor(child.id(), window_size);
         let mut buf = [0u8; 4096];

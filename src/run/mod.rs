@@ -22,10 +22,12 @@ use crate::sys::signal;
 
 mod record;
 mod report;
+mod restart;
 mod tell;
 
 use record::Recorder;
 use report::{opt, report, spec_text};
+use restart::Restarts;
 pub use tell::Telling;
 
 /// Looking for targets scans all of `/proc`: at most this often.
@@ -43,6 +45,8 @@ struct Target {
     record: Option<Recorder>,
     /// When the window's percentiles were last exported.
     metrics_at: Option<Instant>,
+    /// The restart sequence and the pidfd it signals through (RESTART_SIGNALS).
+    restart: Option<restart::Handle>,
 }
 
 pub struct Monitor {
@@ -56,6 +60,7 @@ pub struct Monitor {
     lost: usize,
     recorded_once: bool,
     tell: Telling,
+    restarts: Option<Restarts>,
 }
 
 impl Monitor {
@@ -84,6 +89,7 @@ impl Monitor {
                 .ok()
         });
         Monitor {
+            restarts: config.restart.clone().map(Restarts::new),
             params: config.lifecycle(),
             config,
             targets: Vec::new(),
@@ -109,17 +115,29 @@ impl Monitor {
         let mut buf = [0u8; 4096];
         let mut deadline = Instant::now();
         while !signal::stopping() {
-            self.step(Instant::now(), &mut buf);
-            deadline = deadline.checked_add(interval).unwrap_or(deadline);
+            let now = Instant::now();
+            if now < deadline {
+                // Woken between ticks for a restart sequence's next step.
+                self.restart_steps(now);
+            } else {
+                self.step(now, &mut buf);
+                deadline = deadline.checked_add(interval).unwrap_or(deadline);
+            }
             let now = Instant::now();
             if deadline < now {
                 deadline = now.checked_add(interval).unwrap_or(now);
             }
-            if signal::sleep(deadline.saturating_duration_since(now)) {
+            let wake = Restarts::due(&self.targets).map_or(deadline, |d| d.min(deadline));
+            if signal::sleep(wake.saturating_duration_since(now)) {
                 break;
             }
         }
         log::info("stopping", &[("signal", &signal::last_signal())]);
+        if let Some(r) = self.restarts.as_mut() {
+            for t in &mut self.targets {
+                r.abandon(t);
+            }
+        }
         if let Some(worker) = self.capture.take() {
             let handle = worker.finish();
             let until = Instant::now() + CAPTURE_GRACE;
@@ -140,6 +158,19 @@ impl Monitor {
             self.look(now);
         }
         self.tick(now, buf);
+        self.restart_steps(now);
+    }
+
+    /// Restart sequences' steps that are due.
+    fn restart_steps(&mut self, now: Instant) {
+        if let Some(r) = self.restarts.as_mut() {
+            for t in &mut self.targets {
+                r.poll(t, now);
+            }
+            for report in r.reports() {
+                self.tell.forward(report);
+            }
+        }
     }
 
     /// The targets being watched (found, past the delay and the settle).
@@ -223,6 +254,11 @@ impl Monitor {
         };
         match action {
             Action::Capture(c) => self.request(i, c, now),
+            Action::Handled(kind) => {
+                if let (Some(r), Some(t)) = (self.restarts.as_mut(), self.targets.get_mut(i)) {
+                    r.handled(t, kind, now);
+                }
+            }
             Action::Report(note) => {
                 report(t, &note, &self.config);
                 self.tell.note(t, &note);
@@ -292,8 +328,11 @@ impl Monitor {
         }
     }
 
-    fn gone(&mut self, t: Target) {
+    fn gone(&mut self, mut t: Target) {
         self.tell.gone(&t);
+        if let Some(r) = self.restarts.as_mut() {
+            r.gone(&mut t);
+        }
         let last = t.life.last().unwrap_or_default();
         log::warn(
             "target-gone",
@@ -387,16 +426,19 @@ impl Monitor {
             return Err(std::io::Error::other("pid reused while opening"));
         }
         let exe = procfs::socket_name(inc.pid).unwrap_or_default();
-        let name = procfs::comm(inc.pid).unwrap_or_else(|_| exe.clone());
+        let name = match &self.config.target {
+            TargetSpec::Name(n) => n.clone(),
+            _ => procfs::comm(inc.pid).unwrap_or_else(|_| exe.clone()),
+        };
+        // Right after the status file, bound to the same start time.
+        let restart = self.restarts.as_ref().map(|r| r.bind(inc, &name));
         let record = self.recorder(inc.pid);
         Ok(Target {
             inc,
             ppid: f.ppid,
             socket: heapdump::socket_path(&self.config.capture, &exe),
-            name: match &self.config.target {
-                TargetSpec::Name(n) => n.clone(),
-                _ => name,
-            },
+            name,
+            restart,
             status,
             life: Lifecycle::new(self.params, now),
             record,

@@ -197,6 +197,16 @@ impl Telling {
         self.send(report);
     }
 
+    /// A report built elsewhere (restart sequences): counted and sent.
+    pub(super) fn forward(&mut self, report: Report) {
+        if let Some(r) = &self.registry {
+            r.event(&report.target, report.pid, report.kind);
+        }
+        if report.kind.notified() {
+            self.send(report);
+        }
+    }
+
     /// A capture's outcome (also for an event that is not notified).
     pub(super) fn captured(
         &mut self,

@@ -16,6 +16,9 @@ pub enum Action {
     Report(Note),
     /// A milestone of the life, for the log.
     Phase(Phase),
+    /// The event's dump was captured, is impossible, or failed for good:
+    /// what waits for the evidence (the restart sequence) may go ahead.
+    Handled(Kind),
     /// A failed capture will be retried after `after`.
     Retry {
         kind: Kind,

@@ -13,7 +13,9 @@
 //!   (dump impossible) handle the event at once; a `Failed` capture is retried
 //!   after 2 s, 4 s, 8 s … (`DUMP_RETRIES`) while the event's condition holds,
 //!   then handled as `dump-failed` (a [`Note`] with [`Kind::DumpFailed`]).
-//!   "Handled" is when the detector moves its baseline and starts the cooldown.
+//!   "Handled" is when the detector moves its baseline and starts the cooldown;
+//!   it comes out as [`Action::Handled`], which is when a restart sequence
+//!   may start (the evidence is safe).
 //! - Restarts are paired per target by [`pairing::Pairing`]; each new
 //!   incarnation gets a fresh `Lifecycle`.
 //!
@@ -51,7 +53,7 @@ pub use rules::{Rules, Want};
 /// dump, the detector's event and rules' dumps).
 pub const MAX_PENDING: usize = 4;
 /// At most this many actions come out of one call.
-pub const MAX_ACTIONS: usize = 8;
+pub const MAX_ACTIONS: usize = 12;
 
 /// The settings a lifecycle runs on (built by `config`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -214,7 +216,7 @@ impl Lifecycle {
         match outcome {
             CaptureOutcome::Spooled | CaptureOutcome::NoSocket => {
                 self.pending.swap_remove(i);
-                self.handled(kind, now);
+                self.handled(kind, now, &mut out);
             }
             CaptureOutcome::Failed(cause) => {
                 let Some(p) = self.pending.get_mut(i) else {
@@ -298,7 +300,7 @@ impl Lifecycle {
         }
         if self.pending.push(entry).is_err() {
             // No room: no dump, as if impossible.
-            self.handled(kind, now);
+            self.handled(kind, now, out);
             return;
         }
         push(
@@ -313,7 +315,6 @@ impl Lifecycle {
     }
 
     fn give_up(&mut self, p: Pending, cleared: bool, now: Instant, out: &mut Actions) {
-        self.handled(p.kind, now);
         let mut note = Note::new(Kind::DumpFailed, p.bytes);
         note.baseline = p.baseline;
         note.failure = Some(Failure {
@@ -323,11 +324,13 @@ impl Lifecycle {
             cleared,
         });
         push(out, Action::Report(note));
+        self.handled(p.kind, now, out);
     }
 
-    fn handled(&mut self, kind: Kind, now: Instant) {
+    fn handled(&mut self, kind: Kind, now: Instant, out: &mut Actions) {
         self.detector.handled(kind, now);
         self.rules.handled(kind, now);
+        push(out, Action::Handled(kind));
     }
 
     fn holds(&self, kind: Kind) -> bool {

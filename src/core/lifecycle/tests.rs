@@ -141,9 +141,10 @@ fn spike_then_leak_take_dumps_and_handle_them_on_their_outcome() {
     assert_eq!(captures(&a), [(Kind::Spike, 1)]);
     // The baseline moves only once the dump is in.
     assert_eq!(life.lc.detector().baseline(), Some(100 * MB));
-    assert!(life
-        .outcome(Kind::Spike, CaptureOutcome::Spooled)
-        .is_empty());
+    assert_eq!(
+        life.outcome(Kind::Spike, CaptureOutcome::Spooled),
+        [Action::Handled(Kind::Spike)]
+    );
     assert_eq!(life.lc.pending(), 0);
     // A slow leak: P50 climbs past baseline + 10 MB.
     let a = life.ticks(120 * MB, 3);
@@ -156,9 +157,10 @@ fn spike_then_leak_take_dumps_and_handle_them_on_their_outcome() {
     let a = life.ticks(140 * MB, 3);
     assert_eq!(captures(&a), [(Kind::SlowLeak, 1)]);
     // No socket: dump impossible, handled at once.
-    assert!(life
-        .outcome(Kind::SlowLeak, CaptureOutcome::NoSocket)
-        .is_empty());
+    assert_eq!(
+        life.outcome(Kind::SlowLeak, CaptureOutcome::NoSocket),
+        [Action::Handled(Kind::SlowLeak)]
+    );
     assert_eq!(life.lc.detector().baseline(), Some(140 * MB));
     assert!(life.lc.leak_rate_per_hour() >= 0);
 }
@@ -204,7 +206,7 @@ fn after_the_last_retry_the_event_is_handled_as_dump_failed() {
     }
     assert_eq!(waits, [2, 4, 8]);
     let a = life.outcome(Kind::SlowLeak, timeout);
-    let [Action::Report(note)] = a[..] else {
+    let [Action::Report(note), Action::Handled(Kind::SlowLeak)] = a[..] else {
         panic!("{a:?}")
     };
     assert_eq!(note.kind, Kind::DumpFailed);
