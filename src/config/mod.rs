@@ -445,6 +445,7 @@ pub fn describe(src: &Source<'_>, config: &Config) -> String {
         n.metrics_addr
             .map_or_else(|| "off".to_string(), |a| format!("on {a}")),
     ));
+    out.push_str(&restart::describe(config.restart.as_ref()));
     out
 }
 

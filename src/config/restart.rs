@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use super::reader::{bool_value, positive_duration, Reader};
-use crate::core::restart::{BudgetSpec, Plan, RestartConfig, Triggers};
+use crate::core::restart::{BudgetSpec, Plan, RestartConfig, Short, Triggers};
 
 const DEPENDENT: [&str; 4] = [
     "RESTART_ON",
@@ -43,6 +43,32 @@ pub(super) fn restart(r: &mut Reader<'_, '_>) -> Option<RestartConfig> {
     })
 }
 
+/// The `check-config` line about restarts.
+pub(super) fn describe(cfg: Option<&RestartConfig>) -> String {
+    let Some(c) = cfg else {
+        return "# restart: off (RESTART_SIGNALS unset)\n".to_string();
+    };
+    format!(
+        "# restart: {}{} on {}; budget {} per {} (in memory: starts afresh with the monitor); \
+         restart-failed {} after the last signal{}\n",
+        if c.dry_run {
+            "dry run, would send "
+        } else {
+            ""
+        },
+        c.plan,
+        c.on,
+        c.budget.count,
+        Short(c.budget.period),
+        Short(c.timeout),
+        if c.plan.stops() {
+            "; CONT before each later signal and if abandoned"
+        } else {
+            ""
+        },
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::{parse_args, ConfigError, Source};
@@ -69,6 +95,19 @@ mod tests {
     fn off_unless_restart_signals_is_set() {
         assert_eq!(run(&[]), (None, vec![]));
         assert_eq!(run(&[("RESTART_SIGNALS", "  ")]), (None, vec![]));
+    }
+
+    #[test]
+    fn check_config_says_what_will_happen() {
+        assert_eq!(describe(None), "# restart: off (RESTART_SIGNALS unset)\n");
+        let (c, _) = run(&[("RESTART_SIGNALS", "tstp,30s,15"), ("RESTART_DRY_RUN", "1")]);
+        assert_eq!(
+            describe(c.as_ref()),
+            "# restart: dry run, would send SIGTSTP, wait 30s, SIGTERM on \
+             slow-leak,leak-rate,time-to-limit; budget 1 per 1h (in memory: starts afresh with \
+             the monitor); restart-failed 30s after the last signal; CONT before each later \
+             signal and if abandoned\n"
+        );
     }
 
     #[test]

@@ -278,6 +278,20 @@ impl Triggers {
     }
 }
 
+impl fmt::Display for Triggers {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut first = true;
+        for kind in Kind::ALL.into_iter().filter(|&k| self.contains(k)) {
+            if !first {
+                f.write_str(",")?;
+            }
+            f.write_str(kind.as_str())?;
+            first = false;
+        }
+        Ok(())
+    }
+}
+
 /// Detections about the target's memory; not the restart's own events,
 /// not bookkeeping, not `baseline`, not `oom-kill` (the kernel already did).
 fn can_trigger(kind: Kind) -> bool {

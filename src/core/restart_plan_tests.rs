@@ -99,6 +99,7 @@ fn budgets() {
 #[test]
 fn triggers() {
     let d = Triggers::DEFAULT;
+    assert_eq!(d.to_string(), "slow-leak,leak-rate,time-to-limit");
     assert!(d.contains(Kind::SlowLeak) && d.contains(Kind::LeakRate));
     assert!(d.contains(Kind::TimeToLimit));
     assert!(!d.contains(Kind::Spike) && !d.contains(Kind::Baseline));

@@ -3,7 +3,8 @@
 //! fixed buffer, feeds the target's [`Lifecycle`] and carries out the
 //! actions it returns (capture, log, phase), then sleeps until the next
 //! deadline. A steady-state tick allocates nothing and never scans `/proc`;
-//! scanning happens only while a target is missing. Dumps go to the capture
+//! scans run only on the ticks where one is due (`core::lifecycle::rescan`:
+//! backing off while a target is missing, every 30 s while all are healthy). Dumps go to the capture
 //! worker, so a slow socket never delays sampling; their outcomes come back
 //! to the lifecycle on a later tick.
 
@@ -14,6 +15,7 @@ use crate::capture::{Done, Job, Spooled, Worker};
 use crate::config::{Config, TargetSpec};
 use crate::core::event::{CaptureOutcome, Kind};
 use crate::core::lifecycle::pairing::{Ended, Pairing};
+use crate::core::lifecycle::rescan::Rescan;
 use crate::core::lifecycle::{self, Action, Capture, Lifecycle, Phase, Tick};
 use crate::io::discover::{self, Found, Incarnation};
 use crate::io::procfs::{self, ReadError, StatusFile};
@@ -30,8 +32,6 @@ use report::{opt, report, spec_text};
 use restart::Restarts;
 pub use tell::Telling;
 
-/// Looking for targets scans all of `/proc`: at most this often.
-const SCAN_EVERY: Duration = Duration::from_secs(1);
 /// How long shutdown waits for a dump in flight.
 const CAPTURE_GRACE: Duration = Duration::from_millis(1500);
 
@@ -55,7 +55,7 @@ pub struct Monitor {
     targets: Vec<Target>,
     capture: Option<Worker>,
     waiting_logged: bool,
-    last_scan: Option<Instant>,
+    rescan: Rescan,
     pairing: Pairing,
     lost: usize,
     recorded_once: bool,
@@ -88,6 +88,8 @@ impl Monitor {
                 .map_err(|e| log::error("capture-unavailable", &[("error", &e)]))
                 .ok()
         });
+        // A fixed pid has nothing new to find while it is healthy.
+        let periodic = !matches!(config.target, TargetSpec::Pid(_));
         Monitor {
             restarts: config.restart.clone().map(Restarts::new),
             params: config.lifecycle(),
@@ -95,7 +97,7 @@ impl Monitor {
             targets: Vec::new(),
             capture,
             waiting_logged: false,
-            last_scan: None,
+            rescan: Rescan::new(periodic),
             pairing: Pairing::new(),
             lost: 0,
             recorded_once: false,
@@ -154,7 +156,7 @@ impl Monitor {
     pub fn step(&mut self, now: Instant, buf: &mut [u8]) {
         self.tell.beat(now, self.targets.is_empty());
         self.outcomes(now);
-        if self.targets.is_empty() || self.lost > 0 {
+        if self.rescan.due(now) {
             self.look(now);
         }
         self.tick(now, buf);
@@ -350,18 +352,12 @@ impl Monitor {
             last,
         });
         self.lost += 1;
+        self.rescan.lost();
         self.waiting_logged = false;
     }
 
-    /// Scans for targets we do not track yet (only while one is missing).
+    /// Scans for targets we do not track yet (when [`Rescan`] says so).
     fn look(&mut self, now: Instant) {
-        if self
-            .last_scan
-            .is_some_and(|t| now.saturating_duration_since(t) < SCAN_EVERY)
-        {
-            return;
-        }
-        self.last_scan = Some(now);
         let found = match discover::find(&self.config.target) {
             Ok(found) => found,
             Err(e) => {
@@ -384,6 +380,8 @@ impl Monitor {
             }
         }
         self.lost = self.lost.saturating_sub(added);
+        let missing = self.targets.is_empty() || self.lost > 0;
+        self.rescan.scanned(now, missing);
         if self.targets.is_empty() && !self.waiting_logged {
             log::info(
                 "waiting-for-target",

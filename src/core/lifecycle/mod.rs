@@ -16,8 +16,10 @@
 //!   "Handled" is when the detector moves its baseline and starts the cooldown;
 //!   it comes out as [`Action::Handled`], which is when a restart sequence
 //!   may start (the evidence is safe).
-//! - Restarts are paired per target by [`pairing::Pairing`]; each new
-//!   incarnation gets a fresh `Lifecycle`.
+//! - Restarts are paired per target by [`pairing::Pairing`]; `/proc` is
+//!   scanned when [`rescan::Rescan`] says so (backoff while a target is
+//!   missing, a slow rescan while all are healthy). Each new incarnation
+//!   gets a fresh `Lifecycle`.
 //!
 //! ## Adding a rule (cgroup events, pre-oom, trend rules, restart sequences)
 //! A rule is its own small state machine in `core`, fed readings and
@@ -42,6 +44,7 @@ use crate::core::status::StatusSample;
 
 mod action;
 pub mod pairing;
+pub mod rescan;
 mod rules;
 #[cfg(test)]
 mod tests;
