@@ -105,7 +105,7 @@ fn run(config: Config, env: &dyn Fn(&str) -> Option<String>) -> ExitCode {
             None
         }
     };
-    let uploader = match (&config.s3, &spool) {
+    let mut uploader = match (&config.s3, &spool) {
         (Some(s3_config), Some(spool)) => {
             let creds = Box::new(credentials::chain(env, &s3_config.region));
             let stop = Arc::new(AtomicBool::new(false));
@@ -129,7 +129,9 @@ fn run(config: Config, env: &dyn Fn(&str) -> Option<String>) -> ExitCode {
         }
         (Some(_), None) => None,
     };
-    let tell = match Telling::start(&config, spool.clone(), uploader.as_ref().map(|u| u.stats())) {
+    let notices = uploader.as_mut().and_then(|u| u.take_notices());
+    let stats = uploader.as_ref().map(|u| u.stats());
+    let tell = match Telling::start(&config, spool.clone(), stats, notices) {
         Ok(t) => t,
         Err(e) => {
             eprintln!("memory-monitor: {e}");

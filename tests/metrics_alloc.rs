@@ -66,6 +66,9 @@ fn a_steady_state_tick_with_metrics_allocates_nothing() {
             "INITIAL_DELAY" => "0s",
             "BASELINE_SETTLE" => "0s",
             "HISTORY_WINDOW_SIZE" => "60",
+            // As in tests/alloc.rs: a parallel test's OOM kill in the shared
+            // cgroup would be a real event (which allocates).
+            "DISABLE_EVENTS" => "oom-kill,memory-high,memory-pressure",
             _ => return None,
         };
         Some(v.to_string())

@@ -13,15 +13,17 @@ use std::time::{Duration, Instant, SystemTime};
 
 use crate::capture::{Done, Job, Spooled, Worker};
 use crate::config::{Config, TargetSpec};
-use crate::core::event::{CaptureOutcome, Kind};
+use crate::core::event::{CaptureOutcome, CgroupView, Kind};
 use crate::core::lifecycle::pairing::{Ended, Pairing};
 use crate::core::lifecycle::rescan::Rescan;
 use crate::core::lifecycle::{self, Action, Capture, Lifecycle, Phase, Tick};
+use crate::io::cgroup::CgroupFiles;
 use crate::io::discover::{self, Found, Incarnation};
 use crate::io::procfs::{self, ReadError, StatusFile};
 use crate::io::{heapdump, log, spool::Spool};
 use crate::sys::signal;
 
+mod cgroup;
 mod record;
 mod report;
 mod restart;
@@ -45,6 +47,10 @@ struct Target {
     record: Option<Recorder>,
     /// When the window's percentiles were last exported.
     metrics_at: Option<Instant>,
+    /// The memory cgroup's open files; `None` = /proc only.
+    cgroup: Option<CgroupFiles>,
+    /// The cgroup when the baseline dump was requested.
+    cgroup_base: Option<CgroupView>,
     /// The restart sequence and the pidfd it signals through (RESTART_SIGNALS).
     restart: Option<restart::Handle>,
 }
@@ -193,10 +199,11 @@ impl Monitor {
                     {
                         r.row(now, bytes);
                     }
+                    let reading = cgroup::read(t, now, self.params.cgroup.metric.needs_stat());
                     let actions = t.life.on_tick(&Tick {
                         now,
                         sample,
-                        cgroup: None,
+                        cgroup: reading.as_ref(),
                     });
                     self.tell.sample(t, now, &sample);
                     for a in actions {
@@ -262,17 +269,26 @@ impl Monitor {
                 }
             }
             Action::Report(note) => {
-                report(t, &note, &self.config);
-                self.tell.note(t, &note);
+                if let Some(t) = self.targets.get_mut(i) {
+                    report(t, &note, &self.config);
+                }
+                if let Some(t) = self.targets.get(i) {
+                    self.tell.note(t, &note);
+                }
             }
-            Action::Phase(Phase::BaselineDump { bytes }) => log::info(
-                "baseline-dump",
-                &[
-                    ("target", &t.name),
-                    ("pid", &t.inc.pid),
-                    ("rss_anon", &bytes),
-                ],
-            ),
+            Action::Phase(Phase::BaselineDump { bytes }) => {
+                log::info(
+                    "baseline-dump",
+                    &[
+                        ("target", &t.name),
+                        ("pid", &t.inc.pid),
+                        ("rss_anon", &bytes),
+                    ],
+                );
+                if let Some(t) = self.targets.get_mut(i) {
+                    t.cgroup_base = report::cgroup_view(&mut t.cgroup);
+                }
+            }
             Action::Phase(Phase::Watching) => log::info(
                 "watching",
                 &[
@@ -336,6 +352,7 @@ impl Monitor {
             r.gone(&mut t);
         }
         let last = t.life.last().unwrap_or_default();
+        cgroup::vanished(&mut t, &self.config);
         log::warn(
             "target-gone",
             &[
@@ -431,6 +448,7 @@ impl Monitor {
         // Right after the status file, bound to the same start time.
         let restart = self.restarts.as_ref().map(|r| r.bind(inc, &name));
         let record = self.recorder(inc.pid);
+        let cgroup = cgroup::attach(inc.pid, &name, &self.config.explain);
         Ok(Target {
             inc,
             ppid: f.ppid,
@@ -441,6 +459,8 @@ impl Monitor {
             life: Lifecycle::new(self.params, now),
             record,
             metrics_at: None,
+            cgroup,
+            cgroup_base: None,
         })
     }
 

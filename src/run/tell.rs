@@ -5,6 +5,7 @@
 //! once; detections a cooldown held back never do. Metric updates allocate
 //! nothing.
 
+use std::sync::mpsc::Receiver;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -21,7 +22,7 @@ use crate::io::http_server::{self, Collect};
 use crate::io::log;
 use crate::io::notify::Notifier;
 use crate::io::s3::endpoint::Endpoint;
-use crate::io::s3::Stats;
+use crate::io::s3::{Notice, Stats};
 use crate::io::spool::Spool;
 
 /// Window percentiles are exported at most this often (an O(n) selection).
@@ -43,6 +44,8 @@ pub struct Telling {
     /// Where uploaded dumps go (for the message's URI and console link).
     s3: Option<(Endpoint, bool)>,
     waiting: Vec<Waiting>,
+    /// The uploader's notices (quarantined dumps).
+    notices: Option<Receiver<Notice>>,
 }
 
 impl Telling {
@@ -53,6 +56,7 @@ impl Telling {
         config: &Config,
         spool: Option<Spool>,
         uploads: Option<Stats>,
+        notices: Option<Receiver<Notice>>,
     ) -> Result<Telling, String> {
         let registry = config
             .notify
@@ -62,9 +66,13 @@ impl Telling {
             let collect: Collect = Box::new(move |r: &Registry| {
                 if let Some(u) = &uploads {
                     let c = u.counts();
-                    r.uploads([c.uploaded, c.failed, 0]);
-                }
-                if let Some(s) = &spool {
+                    r.uploads([c.uploaded, c.failed, c.quarantined]);
+                    if let Some(s) = &spool {
+                        if let Ok(p) = s.pending() {
+                            r.spool(p.len() as u64, s.used_bytes(), c.quarantined);
+                        }
+                    }
+                } else if let Some(s) = &spool {
                     if let Ok(p) = s.pending() {
                         r.spool(p.len() as u64, s.used_bytes(), 0);
                     }
@@ -86,7 +94,9 @@ impl Telling {
             registry.clone(),
         )
         .map_err(|e| e.to_string())?;
-        Ok(Telling::new(config, notifier, registry))
+        let mut tell = Telling::new(config, notifier, registry);
+        tell.notices = notices;
+        Ok(tell)
     }
 
     pub fn new(
@@ -103,13 +113,23 @@ impl Telling {
             registry,
             s3,
             waiting: Vec::new(),
+            notices: None,
         }
     }
 
-    /// The loop woke up (the `/healthz` heartbeat).
-    pub(super) fn beat(&self, now: Instant, waiting: bool) {
+    /// The loop woke up (the `/healthz` heartbeat); passes on the
+    /// uploader's notices. Allocation-free when there is none.
+    pub(super) fn beat(&mut self, now: Instant, waiting: bool) {
         if let Some(r) = &self.registry {
             r.beat(now, waiting);
+        }
+        while let Some(n) = self.notices.as_ref().and_then(|rx| rx.try_recv().ok()) {
+            let unix_ms = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+            if let Some(report) = n.report(unix_ms) {
+                self.forward(report);
+            }
         }
     }
 
