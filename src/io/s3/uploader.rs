@@ -241,6 +241,7 @@ impl Stats {
             failed: self.0.failed.load(Ordering::Relaxed),
             bytes: self.0.bytes.load(Ordering::Relaxed),
             quarantined: self.0.quarantined.load(Ordering::Relaxed),
+            skipped: self.0.skipped.load(Ordering::Relaxed),
         }
     }
 }
