@@ -117,6 +117,8 @@ pub struct NotifyConfig {
     pub network: Option<String>,
     /// METRICS_ADDR: `/metrics` and `/healthz`; off when unset.
     pub metrics_addr: Option<SocketAddr>,
+    /// SSL_CERT_FILE, for HTTPS to Slack and webhooks too.
+    pub ca_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -154,6 +156,7 @@ impl Config {
             baseline_settle: self.baseline_settle,
             dump_retries: self.dump_retries,
             retry_backoff: RETRY_BACKOFF,
+            cgroup: self.explain.params(self.detect.dump_cooldown),
         }
     }
 }
@@ -302,6 +305,7 @@ fn notify(r: &mut Reader<'_, '_>) -> NotifyConfig {
         environment: environment.trim().to_string(),
         network: r.string("NETWORK"),
         metrics_addr: r.parsed("METRICS_ADDR", socket_addr),
+        ca_file: r.string("SSL_CERT_FILE").map(PathBuf::from),
     }
 }
 

@@ -11,24 +11,28 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::capture::{Done, Job, Worker};
+use crate::capture::{Done, Job, Spooled, Worker};
 use crate::config::{Config, TargetSpec};
-use crate::core::event::{CaptureOutcome, Kind};
+use crate::core::event::{CaptureOutcome, CgroupView, Kind};
 use crate::core::lifecycle::pairing::{Ended, Pairing};
 use crate::core::lifecycle::rescan::Rescan;
 use crate::core::lifecycle::{self, Action, Capture, Lifecycle, Phase, Tick};
+use crate::io::cgroup::CgroupFiles;
 use crate::io::discover::{self, Found, Incarnation};
 use crate::io::procfs::{self, ReadError, StatusFile};
 use crate::io::{heapdump, log, spool::Spool};
 use crate::sys::signal;
 
+mod cgroup;
 mod record;
 mod report;
 mod restart;
+mod tell;
 
 use record::Recorder;
 use report::{opt, report, spec_text};
 use restart::Restarts;
+pub use tell::Telling;
 
 /// How long shutdown waits for a dump in flight.
 const CAPTURE_GRACE: Duration = Duration::from_millis(1500);
@@ -41,6 +45,12 @@ struct Target {
     status: StatusFile,
     life: Lifecycle,
     record: Option<Recorder>,
+    /// When the window's percentiles were last exported.
+    metrics_at: Option<Instant>,
+    /// The memory cgroup's open files; `None` = /proc only.
+    cgroup: Option<CgroupFiles>,
+    /// The cgroup when the baseline dump was requested.
+    cgroup_base: Option<CgroupView>,
     /// The restart sequence and the pidfd it signals through (RESTART_SIGNALS).
     restart: Option<restart::Handle>,
 }
@@ -55,6 +65,7 @@ pub struct Monitor {
     pairing: Pairing,
     lost: usize,
     recorded_once: bool,
+    tell: Telling,
     restarts: Option<Restarts>,
 }
 
@@ -96,7 +107,14 @@ impl Monitor {
             pairing: Pairing::new(),
             lost: 0,
             recorded_once: false,
+            tell: Telling::default(),
         }
+    }
+
+    /// Notifications and metrics (off by default).
+    pub fn with_telling(mut self, tell: Telling) -> Monitor {
+        self.tell = tell;
+        self
     }
 
     /// Runs until SIGTERM / SIGINT.
@@ -135,12 +153,14 @@ impl Monitor {
                 std::thread::sleep(Duration::from_millis(20));
             }
         }
+        std::mem::take(&mut self.tell).finish();
     }
 
     /// One pass of the loop at `now`: capture outcomes, a scan when one is
     /// due, then a sample of every target. Allocation-free once every target
     /// is found and watched and no event fires.
     pub fn step(&mut self, now: Instant, buf: &mut [u8]) {
+        self.tell.beat(now, self.targets.is_empty());
         self.outcomes(now);
         if self.rescan.due(now) {
             self.look(now);
@@ -154,6 +174,9 @@ impl Monitor {
         if let Some(r) = self.restarts.as_mut() {
             for t in &mut self.targets {
                 r.poll(t, now);
+            }
+            for report in r.reports() {
+                self.tell.forward(report);
             }
         }
     }
@@ -176,11 +199,13 @@ impl Monitor {
                     {
                         r.row(now, bytes);
                     }
+                    let reading = cgroup::read(t, now, self.params.cgroup.metric.needs_stat());
                     let actions = t.life.on_tick(&Tick {
                         now,
                         sample,
-                        cgroup: None,
+                        cgroup: reading.as_ref(),
                     });
+                    self.tell.sample(t, now, &sample);
                     for a in actions {
                         self.act(i, a, now);
                     }
@@ -210,15 +235,23 @@ impl Monitor {
             };
             // The target may be gone meanwhile: its outcome has no one to go to.
             if let Some(i) = self.targets.iter().position(|t| t.inc == inc) {
-                self.outcome(i, done.kind, done.outcome, now);
+                self.outcome(i, done.kind, done.outcome, done.spooled.as_ref(), now);
             }
         }
     }
 
-    fn outcome(&mut self, i: usize, kind: Kind, outcome: CaptureOutcome, now: Instant) {
+    fn outcome(
+        &mut self,
+        i: usize,
+        kind: Kind,
+        outcome: CaptureOutcome,
+        spooled: Option<&Spooled>,
+        now: Instant,
+    ) {
         let Some(t) = self.targets.get_mut(i) else {
             return;
         };
+        self.tell.captured(t, kind, outcome, spooled);
         for a in t.life.on_capture(kind, outcome, now) {
             self.act(i, a, now);
         }
@@ -235,15 +268,27 @@ impl Monitor {
                     r.handled(t, kind, now);
                 }
             }
-            Action::Report(note) => report(t, &note, &self.config),
-            Action::Phase(Phase::BaselineDump { bytes }) => log::info(
-                "baseline-dump",
-                &[
-                    ("target", &t.name),
-                    ("pid", &t.inc.pid),
-                    ("rss_anon", &bytes),
-                ],
-            ),
+            Action::Report(note) => {
+                if let Some(t) = self.targets.get_mut(i) {
+                    report(t, &note, &self.config);
+                }
+                if let Some(t) = self.targets.get(i) {
+                    self.tell.note(t, &note);
+                }
+            }
+            Action::Phase(Phase::BaselineDump { bytes }) => {
+                log::info(
+                    "baseline-dump",
+                    &[
+                        ("target", &t.name),
+                        ("pid", &t.inc.pid),
+                        ("rss_anon", &bytes),
+                    ],
+                );
+                if let Some(t) = self.targets.get_mut(i) {
+                    t.cgroup_base = report::cgroup_view(&mut t.cgroup);
+                }
+            }
             Action::Phase(Phase::Watching) => log::info(
                 "watching",
                 &[
@@ -297,15 +342,17 @@ impl Monitor {
                 ],
             );
             // No spool: a dump is impossible, like a target without a socket.
-            self.outcome(i, c.kind, CaptureOutcome::NoSocket, now);
+            self.outcome(i, c.kind, CaptureOutcome::NoSocket, None, now);
         }
     }
 
     fn gone(&mut self, mut t: Target) {
+        self.tell.gone(&t);
         if let Some(r) = self.restarts.as_mut() {
             r.gone(&mut t);
         }
         let last = t.life.last().unwrap_or_default();
+        cgroup::vanished(&mut t, &self.config);
         log::warn(
             "target-gone",
             &[
@@ -369,16 +416,19 @@ impl Monitor {
             ("socket", &t.socket.display()),
         ];
         match self.pairing.found(&t.name, t.ppid) {
-            Some(e) => log::warn(
-                "restart",
-                &[
-                    fields[0],
-                    ("old_pid", &e.pid),
-                    fields[1],
-                    ("last_rss_anon", &opt(e.last.rss_anon)),
-                    ("peak_vm_hwm", &opt(e.last.vm_hwm)),
-                ],
-            ),
+            Some(e) => {
+                self.tell.restarted(t);
+                log::warn(
+                    "restart",
+                    &[
+                        fields[0],
+                        ("old_pid", &e.pid),
+                        fields[1],
+                        ("last_rss_anon", &opt(e.last.rss_anon)),
+                        ("peak_vm_hwm", &opt(e.last.vm_hwm)),
+                    ],
+                );
+            }
             None => log::info("target-found", &fields),
         }
     }
@@ -398,6 +448,7 @@ impl Monitor {
         // Right after the status file, bound to the same start time.
         let restart = self.restarts.as_ref().map(|r| r.bind(inc, &name));
         let record = self.recorder(inc.pid);
+        let cgroup = cgroup::attach(inc.pid, &name, &self.config.explain);
         Ok(Target {
             inc,
             ppid: f.ppid,
@@ -407,6 +458,9 @@ impl Monitor {
             status,
             life: Lifecycle::new(self.params, now),
             record,
+            metrics_at: None,
+            cgroup,
+            cgroup_base: None,
         })
     }
 

@@ -24,6 +24,8 @@ pub(super) struct Handle {
 pub(super) struct Restarts {
     cfg: RestartConfig,
     budget: Budget,
+    /// Reports for the notifier and the metrics, taken by the loop.
+    outbox: Vec<Report>,
 }
 
 impl Restarts {
@@ -48,13 +50,22 @@ impl Restarts {
         Restarts {
             cfg,
             budget: Budget::new(),
+            outbox: Vec::new(),
         }
     }
 
     /// Binds a pidfd to an incarnation whose status file was just opened;
     /// without one the target is only ever reported on.
     pub(super) fn bind(&self, inc: Incarnation, name: &str) -> Handle {
-        let pidfd = match pidfd::open_incarnation(inc.pid, inc.starttime) {
+        // Signal 0 checks permission now, so a monitor that may not signal
+        // the target says so at once instead of at the first leak.
+        let bound = pidfd::open_incarnation(inc.pid, inc.starttime)
+            .map_err(|e| e.to_string())
+            .and_then(|fd| match fd.send(0) {
+                Ok(()) => Ok(fd),
+                Err(e) => Err(format!("may not signal it: {e}")),
+            });
+        let pidfd = match bound {
             Ok(fd) => Some(fd),
             Err(e) => {
                 log::warn(
@@ -95,7 +106,7 @@ impl Restarts {
     fn drain(&mut self, t: &Target, h: &mut Handle, now: Instant) {
         while let Some(action) = h.seq.poll(now, &self.cfg) {
             let Action::Send(sig) = action else {
-                emit(tell(t, action, &self.cfg));
+                self.outbox.push(tell(t, action, &self.cfg));
                 continue;
             };
             let Some(fd) = h.pidfd.as_ref() else { return };
@@ -179,9 +190,12 @@ fn stopped(t: &Target, exit: Exit) {
     );
 }
 
-/// Where restart reports go besides the log (the notifier and the metrics
-/// hook in here).
-fn emit(_report: Report) {}
+impl Restarts {
+    /// Reports since the last call, for the notifier and the metrics.
+    pub(super) fn reports(&mut self) -> std::vec::Drain<'_, Report> {
+        self.outbox.drain(..)
+    }
+}
 
 /// Logs a restart event and builds its report (`detail` says what happened).
 fn tell(t: &Target, action: Action, cfg: &RestartConfig) -> Report {
