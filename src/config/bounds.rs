@@ -135,7 +135,7 @@ mod tests {
 
     #[test]
     fn the_longest_key_counts_every_part() {
-        let made = format!("p/pod-2026-11-22-04-18-00-time-to-limit-66.pprof");
+        let made = "p/pod-2026-11-22-04-18-00-time-to-limit-66.pprof";
         assert_eq!(longest_key_bytes("p/", "pod"), made.len());
     }
 }
