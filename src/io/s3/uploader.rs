@@ -225,6 +225,21 @@ struct Shared {
     quarantined: AtomicU64,
 }
 
+/// A cloneable view of the uploader's totals (for metrics).
+#[derive(Clone)]
+pub struct Stats(Arc<Shared>);
+
+impl Stats {
+    pub fn counts(&self) -> Counts {
+        Counts {
+            uploaded: self.0.uploaded.load(Ordering::Relaxed),
+            failed: self.0.failed.load(Ordering::Relaxed),
+            bytes: self.0.bytes.load(Ordering::Relaxed),
+            quarantined: self.0.quarantined.load(Ordering::Relaxed),
+        }
+    }
+}
+
 /// Handle to the running uploader thread.
 pub struct Uploader {
     handle: JoinHandle<()>,
@@ -237,6 +252,10 @@ pub struct Uploader {
 impl Uploader {
     pub fn waker(&self) -> Wake {
         self.wake.clone()
+    }
+
+    pub fn stats(&self) -> Stats {
+        Stats(Arc::clone(&self.shared))
     }
 
     /// The notices (quarantined dumps, blocked uploads); the first call gets
