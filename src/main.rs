@@ -97,6 +97,11 @@ fn run(config: Config, env: &dyn Fn(&str) -> Option<String>) -> ExitCode {
     );
     let spool = match Spool::open(&config.spool) {
         Ok(s) => Some(s),
+        // Not ours (a symlink, another user's) or held by another monitor.
+        Err(e) if e.is_config_error() => {
+            eprintln!("memory-monitor: {e}");
+            return ExitCode::from(2);
+        }
         Err(e) => {
             log::error(
                 "spool-unavailable",
