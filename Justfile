@@ -46,9 +46,17 @@ test: build demo-target
     just scratch-check
     just fuzz-smoke 3
 
-# Benchmarks that print figures (tick cost, allocations, syscalls, RSS, binary size).
-bench: build demo-target
-    scripts/bench.sh {{bin}} {{demo_bin}}
+# The benchmark programs, in the order `just bench` runs them (examples/bench_*.rs; knobs at the top of each).
+benches := "bench_size tick_allocs bench_tick_cpu bench_syscalls bench_rss bench_capture bench_s3"
+
+# Benchmarks that print figures: binary size, allocations, tick CPU, syscalls, idle RSS, capture, S3 upload.
+# `just bench bench_tick_cpu` runs one; knobs are env vars, e.g. BENCH_ROUNDS=2 BENCH_DUMP_MIB=64.
+bench *names=benches: build demo-target
+    cargo build --locked --release --target {{musl}} --example minimal_loop {{prepend("--example ", names)}}
+    for b in {{names}}; do \
+        echo "==== $b"; \
+        MEMORY_MONITOR_RELEASE="$PWD/{{bin}}" DEMO_TARGET="$PWD/{{demo_bin}}" target/{{musl}}/release/examples/$b; \
+    done
 
 # Run every cargo-fuzz target for a few seconds from its seed corpus (installs nightly and cargo-fuzz if missing).
 fuzz-smoke seconds="5":

@@ -3,7 +3,7 @@
 //! loop's own `Monitor::step` once the target is watched: capture outcomes,
 //! `StatusFile::read` into a stack buffer, the target's lifecycle and its
 //! detector. Also prints the CPU cost of one such tick without the sleep,
-//! for `scripts/bench.sh`.
+//! for `just bench`.
 //!
 //! ```text
 //! tick_allocs [pid] [ticks]   default: this process, 10000 ticks

@@ -15,15 +15,17 @@ use std::time::{Duration, Instant, SystemTime};
 
 use crate::capture::{Done, Job, Refused, Worker};
 use crate::config::{Config, TargetSpec};
-use crate::core::event::{CaptureFailure, CaptureOutcome, Kind};
+use crate::core::event::{CaptureFailure, CaptureOutcome, CgroupView, Kind};
 use crate::core::lifecycle::pairing::Pairing;
 use crate::core::lifecycle::rescan::Rescan;
 use crate::core::lifecycle::{self, Action, Capture, Lifecycle, Phase, Tick};
+use crate::io::cgroup::CgroupFiles;
 use crate::io::discover::Incarnation;
 use crate::io::procfs::{ReadError, StatusFile};
 use crate::io::{log, spool::Spool};
 use crate::sys::signal;
 
+mod cgroup;
 mod record;
 mod report;
 mod restart;
@@ -47,6 +49,10 @@ struct Target {
     record: Option<Recorder>,
     /// Shared with its capture jobs: false once the incarnation is gone.
     alive: Arc<AtomicBool>,
+    /// The memory cgroup's open files; `None` = /proc only.
+    cgroup: Option<CgroupFiles>,
+    /// The cgroup when the baseline dump was requested.
+    cgroup_base: Option<CgroupView>,
     /// The restart sequence and the pidfd it signals through (RESTART_SIGNALS).
     restart: Option<restart::Handle>,
 }
@@ -185,10 +191,11 @@ impl Monitor {
                     {
                         r.row(now, bytes);
                     }
+                    let reading = cgroup::read(t, now, self.params.cgroup.metric.needs_stat());
                     let actions = t.life.on_tick(&Tick {
                         now,
                         sample,
-                        cgroup: None,
+                        cgroup: reading.as_ref(),
                     });
                     for a in actions {
                         self.act(i, a, now);
@@ -244,15 +251,24 @@ impl Monitor {
                     r.handled(t, kind, now);
                 }
             }
-            Action::Report(note) => report(t, &note, &self.config),
-            Action::Phase(Phase::BaselineDump { bytes }) => log::info(
-                "baseline-dump",
-                &[
-                    ("target", &t.name),
-                    ("pid", &t.inc.pid),
-                    ("rss_anon", &bytes),
-                ],
-            ),
+            Action::Report(note) => {
+                if let Some(t) = self.targets.get_mut(i) {
+                    report(t, &note, &self.config);
+                }
+            }
+            Action::Phase(Phase::BaselineDump { bytes }) => {
+                log::info(
+                    "baseline-dump",
+                    &[
+                        ("target", &t.name),
+                        ("pid", &t.inc.pid),
+                        ("rss_anon", &bytes),
+                    ],
+                );
+                if let Some(t) = self.targets.get_mut(i) {
+                    t.cgroup_base = report::cgroup_view(&mut t.cgroup);
+                }
+            }
             Action::Phase(Phase::Watching) => log::info(
                 "watching",
                 &[

@@ -23,6 +23,7 @@ impl Monitor {
         }
         t.alive.store(false, Ordering::SeqCst);
         let last = t.life.last().unwrap_or_default();
+        super::cgroup::vanished(&mut t, &self.config);
         log::warn(
             "target-gone",
             &[
@@ -115,6 +116,7 @@ impl Monitor {
         // Right after the status file, bound to the same start time.
         let restart = self.restarts.as_ref().map(|r| r.bind(inc, &name));
         let record = self.recorder(inc.pid);
+        let cgroup = super::cgroup::attach(inc.pid, &name, &self.config.explain);
         Ok(Target {
             inc,
             ppid: f.ppid,
@@ -125,6 +127,8 @@ impl Monitor {
             life: Lifecycle::new(self.params, now),
             record,
             alive: Arc::new(AtomicBool::new(true)),
+            cgroup,
+            cgroup_base: None,
         })
     }
 
