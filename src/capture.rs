@@ -15,6 +15,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::config::CaptureConfig;
 use crate::core::event::{CaptureFailure, CaptureOutcome, Kind};
+use crate::core::explain::Heap;
 use crate::io::heapdump::{self, CaptureError};
 use crate::io::log;
 use crate::io::spool::{self, Meta, Spool, SpoolError};
@@ -45,6 +46,9 @@ pub struct Spooled {
     pub path: PathBuf,
     pub key: String,
     pub bytes: u64,
+    /// jemalloc's counters from `stats` just before the dump (for the
+    /// verdict: allocator retention when resident ≫ allocated).
+    pub heap: Option<Heap>,
 }
 
 /// What became of one job, for the loop, the uploader and metrics.
@@ -336,5 +340,9 @@ fn take(job: &Job, ctx: &Context) -> Result<Spooled, TakeError> {
         path: p.dump,
         key,
         bytes: captured.bytes,
+        heap: jemalloc.map(|j| Heap {
+            allocated: j.allocated,
+            resident: j.resident,
+        }),
     })
 }
