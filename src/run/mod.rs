@@ -13,7 +13,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::capture::{Done, Job, Refused, Worker};
+use crate::capture::{Done, Job, Refused, Spooled, Worker};
 use crate::config::{Config, TargetSpec};
 use crate::core::event::{CaptureFailure, CaptureOutcome, CgroupView, Kind};
 use crate::core::lifecycle::pairing::Pairing;
@@ -30,10 +30,12 @@ mod record;
 mod report;
 mod restart;
 mod targets;
+mod tell;
 
 use record::Recorder;
 use report::report;
 use restart::Restarts;
+pub use tell::Telling;
 
 /// How long shutdown waits for a dump in flight to finish and be spooled
 /// (without one, the monitor stops at once).
@@ -49,6 +51,8 @@ struct Target {
     record: Option<Recorder>,
     /// Shared with its capture jobs: false once the incarnation is gone.
     alive: Arc<AtomicBool>,
+    /// When the window's percentiles were last exported.
+    metrics_at: Option<Instant>,
     /// The memory cgroup's open files; `None` = /proc only.
     cgroup: Option<CgroupFiles>,
     /// The cgroup when the baseline dump was requested.
@@ -67,6 +71,7 @@ pub struct Monitor {
     pairing: Pairing,
     lost: usize,
     recorded_once: bool,
+    tell: Telling,
     restarts: Option<Restarts>,
 }
 
@@ -108,7 +113,14 @@ impl Monitor {
             pairing: Pairing::new(),
             lost: 0,
             recorded_once: false,
+            tell: Telling::default(),
         }
+    }
+
+    /// Notifications and metrics (off by default).
+    pub fn with_telling(mut self, tell: Telling) -> Monitor {
+        self.tell = tell;
+        self
     }
 
     /// Runs until SIGTERM / SIGINT.
@@ -150,12 +162,14 @@ impl Monitor {
                 }
             }
         }
+        std::mem::take(&mut self.tell).finish();
     }
 
     /// One pass of the loop at `now`: capture outcomes, a scan when one is
     /// due, then a sample of every target. Allocation-free once every target
     /// is found and watched and no event fires.
     pub fn step(&mut self, now: Instant, buf: &mut [u8]) {
+        self.tell.beat(now, self.targets.is_empty());
         self.outcomes(now);
         if self.rescan.due(now) {
             self.look(now);
@@ -169,6 +183,9 @@ impl Monitor {
         if let Some(r) = self.restarts.as_mut() {
             for t in &mut self.targets {
                 r.poll(t, now);
+            }
+            for report in r.reports() {
+                self.tell.forward(report);
             }
         }
     }
@@ -197,6 +214,7 @@ impl Monitor {
                         sample,
                         cgroup: reading.as_ref(),
                     });
+                    self.tell.sample(t, now, &sample);
                     for a in actions {
                         self.act(i, a, now);
                     }
@@ -226,15 +244,23 @@ impl Monitor {
             };
             // The target may be gone meanwhile: its outcome has no one to go to.
             if let Some(i) = self.targets.iter().position(|t| t.inc == inc) {
-                self.outcome(i, done.kind, done.outcome, now);
+                self.outcome(i, done.kind, done.outcome, done.spooled.as_ref(), now);
             }
         }
     }
 
-    fn outcome(&mut self, i: usize, kind: Kind, outcome: CaptureOutcome, now: Instant) {
+    fn outcome(
+        &mut self,
+        i: usize,
+        kind: Kind,
+        outcome: CaptureOutcome,
+        spooled: Option<&Spooled>,
+        now: Instant,
+    ) {
         let Some(t) = self.targets.get_mut(i) else {
             return;
         };
+        self.tell.captured(t, kind, outcome, spooled);
         for a in t.life.on_capture(kind, outcome, now) {
             self.act(i, a, now);
         }
@@ -254,6 +280,9 @@ impl Monitor {
             Action::Report(note) => {
                 if let Some(t) = self.targets.get_mut(i) {
                     report(t, &note, &self.config);
+                }
+                if let Some(t) = self.targets.get(i) {
+                    self.tell.note(t, &note);
                 }
             }
             Action::Phase(Phase::BaselineDump { bytes }) => {
@@ -336,6 +365,6 @@ impl Monitor {
                 ("why", &why),
             ],
         );
-        self.outcome(i, c.kind, outcome, now);
+        self.outcome(i, c.kind, outcome, None, now);
     }
 }

@@ -18,6 +18,7 @@ use crate::io::{heapdump, log};
 
 impl Monitor {
     pub(super) fn gone(&mut self, mut t: Target) {
+        self.tell.gone(&t);
         if let Some(r) = self.restarts.as_mut() {
             r.gone(&mut t);
         }
@@ -87,16 +88,19 @@ impl Monitor {
             ("socket", &t.socket.display()),
         ];
         match self.pairing.found(&t.name, t.ppid) {
-            Some(e) => log::warn(
-                "restart",
-                &[
-                    fields[0],
-                    ("old_pid", &e.pid),
-                    fields[1],
-                    ("last_rss_anon", &opt(e.last.rss_anon)),
-                    ("peak_vm_hwm", &opt(e.last.vm_hwm)),
-                ],
-            ),
+            Some(e) => {
+                self.tell.restarted(t);
+                log::warn(
+                    "restart",
+                    &[
+                        fields[0],
+                        ("old_pid", &e.pid),
+                        fields[1],
+                        ("last_rss_anon", &opt(e.last.rss_anon)),
+                        ("peak_vm_hwm", &opt(e.last.vm_hwm)),
+                    ],
+                );
+            }
             None => log::info("target-found", &fields),
         }
     }
@@ -127,6 +131,7 @@ impl Monitor {
             life: Lifecycle::new(self.params, now),
             record,
             alive: Arc::new(AtomicBool::new(true)),
+            metrics_at: None,
             cgroup,
             cgroup_base: None,
         })
