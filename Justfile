@@ -4,48 +4,60 @@ set shell := ["bash", "-euo", "pipefail", "-c"]
 
 musl := "x86_64-unknown-linux-musl"
 bin := "target/" + musl + "/release/memory-monitor"
+# The demo target keeps symbols and line tables (Cargo.toml `[profile.demo]`).
+demo_bin := "target/demo/demo-target"
 
 # Show the recipes.
 default:
     @just --list
 
-# Install what builds and tests need: musl target, musl-tools, s3s-fs, moto, jeprof.
+# Install everything: build tools, plus s3s-fs, moto, python checkers, jeprof, strace, nightly, cargo-fuzz.
 setup:
-    scripts/setup.sh
+    scripts/setup.sh all
 
 # Build the static musl release binary (installs the musl toolchain if missing).
 build:
-    @rustup target list --installed | grep -qx {{musl}} || scripts/setup.sh
-    @command -v musl-gcc >/dev/null || scripts/setup.sh
+    @scripts/setup.sh build
     cargo build --locked --release --target {{musl}} -p memory-monitor
     @ls -l {{bin}} && (file {{bin}} 2>/dev/null || true)
 
-# Build the jemalloc-profiled demo target (glibc host build: profiling is simplest there).
+# Build the jemalloc-profiled demo target (glibc host build: profiling is simplest there),
+# with symbols and line tables so its heap profiles name their frames.
 demo-target:
-    cargo build --locked --release -p demo-target
+    @scripts/setup.sh build
+    cargo build --locked --profile demo -p demo-target
 
 # The demo: monitor + demo target with short intervals; Ctrl-C ends it.
 demo: build demo-target
-    scripts/demo.sh {{bin}} target/release/demo-target
+    scripts/demo.sh {{bin}} {{demo_bin}}
 
 # Prove Dockerfile.scratch without Docker: the static binary alone in an empty chroot as uid 65532.
 scratch-check: build demo-target
-    scripts/scratch-check.sh {{bin}} target/release/demo-target
+    scripts/scratch-check.sh {{bin}} {{demo_bin}}
 
-# Everything CI checks: formatting, clippy, unit + integration tests, the scratch image check.
+# Everything CI checks: formatting, clippy, unit + integration tests, the scratch image check,
+# every fuzz target for a few seconds.
 test: build demo-target
-    @command -v s3s-fs >/dev/null && command -v moto_server >/dev/null || scripts/setup.sh
+    @scripts/setup.sh all
     cargo fmt --all -- --check
     cargo clippy --locked --all-targets -- -D warnings
     cargo clippy --locked -p demo-target -- -D warnings
-    DEMO_TARGET="$PWD/target/release/demo-target" MEMORY_MONITOR_RELEASE="$PWD/{{bin}}" cargo test --locked
+    DEMO_TARGET="$PWD/{{demo_bin}}" MEMORY_MONITOR_RELEASE="$PWD/{{bin}}" cargo test --locked
     just scratch-check
+    just fuzz-smoke 3
 
-# Benchmarks that print figures (tick cost, allocations, syscalls, RSS, binary size).
-bench: build demo-target
-    scripts/bench.sh {{bin}} target/release/demo-target
+# The benchmark programs, in the order `just bench` runs them (examples/bench_*.rs; knobs at the top of each).
+benches := "bench_size tick_allocs bench_tick_cpu bench_syscalls bench_rss bench_capture bench_s3"
 
-# Run each cargo-fuzz target for a few seconds (needs nightly and cargo-fuzz).
+# Benchmarks that print figures: binary size, allocations, tick CPU, syscalls, idle RSS, capture, S3 upload.
+# `just bench bench_tick_cpu` runs one; knobs are env vars, e.g. BENCH_ROUNDS=2 BENCH_DUMP_MIB=64.
+bench *names=benches: build demo-target
+    cargo build --locked --release --target {{musl}} --example minimal_loop {{prepend("--example ", names)}}
+    for b in {{names}}; do \
+        echo "==== $b"; \
+        MEMORY_MONITOR_RELEASE="$PWD/{{bin}}" DEMO_TARGET="$PWD/{{demo_bin}}" target/{{musl}}/release/examples/$b; \
+    done
+
+# Run every cargo-fuzz target for a few seconds from its seed corpus (installs nightly and cargo-fuzz if missing).
 fuzz-smoke seconds="5":
-    @command -v cargo-fuzz >/dev/null || cargo install --locked cargo-fuzz
-    cd fuzz && for t in $(cargo +nightly fuzz list); do cargo +nightly fuzz run $t -- -max_total_time={{seconds}} -rss_limit_mb=512; done
+    scripts/fuzz-smoke.sh {{seconds}}

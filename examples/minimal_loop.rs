@@ -1,6 +1,6 @@
 //! The floor for the tick budget of PRODUCT §5: a loop that only `pread`s
 //! `/proc/<pid>/status` into a 4 KiB stack buffer and sleeps until the next
-//! deadline. Nothing is parsed, logged or allocated per tick. `scripts/bench.sh`
+//! deadline. Nothing is parsed, logged or allocated per tick. `just bench`
 //! runs it beside the real monitor and compares their CPU time per tick.
 //!
 //! ```text

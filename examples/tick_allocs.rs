@@ -1,8 +1,9 @@
 //! Heap allocations per steady-state tick (PRODUCT §5: zero), counted by a
-//! global allocator that wraps the system one. A tick here is exactly what
-//! the run loop does once a target is watched: `StatusFile::read` into a
-//! stack buffer, then `Detector::on_sample`. Also prints the CPU cost of one
-//! such tick without the sleep, for `scripts/bench.sh`.
+//! global allocator that wraps the system one. A tick here is the run
+//! loop's own `Monitor::step` once the target is watched: capture outcomes,
+//! `StatusFile::read` into a stack buffer, the target's lifecycle and its
+//! detector. Also prints the CPU cost of one such tick without the sleep,
+//! for `just bench`.
 //!
 //! ```text
 //! tick_allocs [pid] [ticks]   default: this process, 10000 ticks
@@ -17,8 +18,8 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use memory_monitor::core::detector::{Detector, Params};
-use memory_monitor::io::procfs::StatusFile;
+use memory_monitor::config::{self, Source};
+use memory_monitor::run::Monitor;
 
 struct Counting;
 
@@ -76,45 +77,49 @@ fn fail(msg: &str) -> ExitCode {
 }
 
 fn measure(pid: u32, ticks: u64) -> Result<(), String> {
-    let status = StatusFile::open(pid).map_err(|e| format!("open /proc/{pid}/status: {e}"))?;
-    let mut detector = Detector::new(Params {
-        window_size: WINDOW,
-        threshold_bytes: 200 << 20,
-        spike_multiplier_micros: 3_000_000,
-        spike_cooldown: TICK * WINDOW as u32,
-        leak_cooldown: Duration::from_secs(3600),
-    });
+    let pid_text = pid.to_string();
+    let window = WINDOW.to_string();
+    let env = move |k: &str| -> Option<String> {
+        let v = match k {
+            "TARGET_PID" => pid_text.as_str(),
+            "CHECK_INTERVAL" => "20ms",
+            "MEMORY_CHANGE_THRESHOLD" => "200MB",
+            "DUMP_COOLDOWN" => "1h",
+            "INITIAL_DELAY" => "0s",
+            "BASELINE_SETTLE" => "0s",
+            "HISTORY_WINDOW_SIZE" => window.as_str(),
+            _ => return None,
+        };
+        Some(v.to_string())
+    };
+    let src = Source::new(&env);
+    let config = config::parse(&src, "tick-allocs").map_err(|e| format!("config: {e:?}"))?;
+    // No spool: dumps are impossible and handled at once; logs go to stderr.
+    let mut monitor = Monitor::new(config, None, Box::new(|_| {}));
     let mut buf = [0u8; 4096];
     let mut now = Instant::now();
-    let mut tick = |now: Instant, buf: &mut [u8]| -> Result<bool, String> {
-        let sample = status
-            .read(buf)
-            .map_err(|e| format!("read /proc/{pid}/status: {e:?}"))?;
-        let bytes = sample
-            .rss_anon
-            .or(sample.vm_rss)
-            .ok_or("no RssAnon nor VmRSS")?;
-        Ok(detector.on_sample(now, bytes).is_some())
-    };
-    // Warm up: fill the window so the baseline is set and every tick after
-    // this is a steady-state one.
+    // Warm up: find the target, fill the window so the baseline is set and
+    // every tick after this is a steady-state one.
     for _ in 0..WINDOW * 2 {
         now += TICK;
-        tick(now, &mut buf)?;
+        monitor.step(now, &mut buf);
+    }
+    if monitor.watching() != 1 {
+        return Err(format!("pid {pid}: not watched after the warm-up"));
     }
     let allocs_before = ALLOCS.load(Ordering::SeqCst);
     let bytes_before = ALLOC_BYTES.load(Ordering::SeqCst);
-    let mut events = 0u64;
     let start = Instant::now();
     for _ in 0..ticks {
         now += TICK;
-        events += u64::from(tick(now, &mut buf)?);
+        monitor.step(now, &mut buf);
     }
     let elapsed = start.elapsed();
     let allocs = ALLOCS.load(Ordering::SeqCst) - allocs_before;
     let bytes = ALLOC_BYTES.load(Ordering::SeqCst) - bytes_before;
     println!(
-        "tick_allocs ticks={ticks} allocations={allocs} allocated_bytes={bytes} events={events} ns_per_tick={}",
+        "tick_allocs ticks={ticks} allocations={allocs} allocated_bytes={bytes} watching={} ns_per_tick={}",
+        monitor.watching(),
         elapsed.as_nanos() / u128::from(ticks)
     );
     Ok(())

@@ -1,69 +1,130 @@
 //! The capture worker: one thread that takes dump requests from the run
 //! loop, asks the target's socket for `stats` and a `dump`, streams the dump
 //! into the spool and wakes the uploader. Sampling never waits on it: a
-//! silent socket costs this thread its timeout, not the loop a tick.
+//! silent socket costs this thread its timeout, not the loop a tick. Each
+//! job's typed outcome goes back to the loop ([`Worker::try_done`]), which
+//! hands it to the target's lifecycle.
 
+use std::fmt;
 use std::path::PathBuf;
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::thread::JoinHandle;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::config::CaptureConfig;
+use crate::core::event::{CaptureOutcome, Kind};
 use crate::io::heapdump::{self, CaptureError};
 use crate::io::log;
-use crate::io::spool::{self, Meta, Spool};
+use crate::io::spool::{self, Meta, Spool, SpoolError};
 
 /// One dump to take.
 #[derive(Debug, Clone)]
 pub struct Job {
     pub pid: u32,
+    /// With the pid, the target incarnation the outcome goes back to.
+    pub starttime: u64,
     pub target: String,
     pub socket: PathBuf,
-    pub reason: &'static str,
+    pub kind: Kind,
+    /// 1 for the first attempt.
+    pub attempt: u32,
     pub rss_anon_bytes: Option<u64>,
     pub baseline_bytes: Option<u64>,
     pub requested: SystemTime,
 }
 
-/// What happened to a job, for whoever wants to know (uploader, metrics).
+/// A dump committed to the spool.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Spooled {
+    pub path: PathBuf,
+    pub key: String,
+    pub bytes: u64,
+}
+
+/// What became of one job, for the loop, the uploader and metrics.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Done {
+    pub pid: u32,
+    pub starttime: u64,
+    pub kind: Kind,
+    pub outcome: CaptureOutcome,
+    /// Set when `outcome` is `Spooled`.
+    pub spooled: Option<Spooled>,
+}
+
+/// Why a job produced no dump.
 #[derive(Debug)]
-pub enum Outcome {
-    Spooled {
-        path: PathBuf,
-        key: String,
-        bytes: u64,
-    },
-    NotTaken {
-        reason: String,
-    },
+pub enum TakeError {
+    Capture(CaptureError),
+    Spool(SpoolError),
+}
+
+impl TakeError {
+    pub fn outcome(&self) -> CaptureOutcome {
+        match self {
+            TakeError::Capture(e) => e.outcome(),
+            // Full, I/O, or not one complete gzip stream (truncated,
+            // corrupt, not gzip: kept as `.partial` evidence).
+            TakeError::Spool(e) => CaptureOutcome::Failed(e.capture_failure()),
+        }
+    }
+}
+
+impl fmt::Display for TakeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TakeError::Capture(e) => e.fmt(f),
+            TakeError::Spool(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for TakeError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            TakeError::Capture(e) => Some(e),
+            TakeError::Spool(e) => Some(e),
+        }
+    }
 }
 
 pub struct Worker {
     jobs: Sender<Job>,
+    done: Receiver<Done>,
     handle: JoinHandle<()>,
 }
 
 impl Worker {
-    /// `on_spooled` runs after each committed dump (the uploader's wake-up).
+    /// `on_done` runs after each job (the uploader's wake-up on `Spooled`).
     pub fn spawn(
         spool: Spool,
         cfg: CaptureConfig,
         pod: String,
         prefix: String,
-        on_outcome: Box<dyn Fn(&Outcome) + Send>,
+        on_done: Box<dyn Fn(&Done) + Send>,
     ) -> std::io::Result<Worker> {
         let (jobs, rx) = mpsc::channel::<Job>();
+        let (done_tx, done) = mpsc::channel::<Done>();
+        let ctx = Context {
+            spool,
+            cfg,
+            pod,
+            prefix,
+        };
         let handle = std::thread::Builder::new()
             .name("capture".into())
-            .spawn(move || serve(rx, &spool, &cfg, &pod, &prefix, &*on_outcome))?;
-        Ok(Worker { jobs, handle })
+            .spawn(move || serve(&rx, &ctx, &done_tx, &*on_done))?;
+        Ok(Worker { jobs, done, handle })
     }
 
-    /// Queues a dump; never blocks.
-    pub fn request(&self, job: Job) {
-        if self.jobs.send(job).is_err() {
-            log::error("dump-not-taken", &[("why", &"capture worker has stopped")]);
-        }
+    /// Queues a dump; never blocks. `false` when the worker has stopped.
+    pub fn request(&self, job: Job) -> bool {
+        self.jobs.send(job).is_ok()
+    }
+
+    /// An outcome, if one is ready; never blocks, never allocates.
+    pub fn try_done(&self) -> Option<Done> {
+        self.done.try_recv().ok()
     }
 
     /// Stops taking jobs. A dump in flight is left to its own timeouts; its
@@ -74,46 +135,66 @@ impl Worker {
     }
 }
 
-fn serve(
-    rx: Receiver<Job>,
-    spool: &Spool,
-    cfg: &CaptureConfig,
-    pod: &str,
-    prefix: &str,
-    tell: &dyn Fn(&Outcome),
-) {
+struct Context {
+    spool: Spool,
+    cfg: CaptureConfig,
+    pod: String,
+    prefix: String,
+}
+
+fn serve(rx: &Receiver<Job>, ctx: &Context, done: &Sender<Done>, tell: &dyn Fn(&Done)) {
     while let Ok(job) = rx.recv() {
-        let outcome = take(&job, spool, cfg, pod, prefix);
-        match &outcome {
-            Outcome::Spooled { path, key, bytes } => log::info(
-                "dump-spooled",
-                &[
-                    ("target", &job.target),
-                    ("pid", &job.pid),
-                    ("reason", &job.reason),
-                    ("bytes", bytes),
-                    ("file", &path.display()),
-                    ("key", key),
-                ],
-            ),
-            Outcome::NotTaken { reason } => log::warn(
-                "dump-not-taken",
-                &[
-                    ("target", &job.target),
-                    ("pid", &job.pid),
-                    ("reason", &job.reason),
-                    ("why", reason),
-                ],
-            ),
-        }
-        tell(&outcome);
+        let result = take(&job, ctx);
+        let outcome = match &result {
+            Ok(s) => {
+                log::info(
+                    "dump-spooled",
+                    &[
+                        ("target", &job.target),
+                        ("pid", &job.pid),
+                        ("reason", &job.kind),
+                        ("bytes", &s.bytes),
+                        ("file", &s.path.display()),
+                        ("key", &s.key),
+                    ],
+                );
+                CaptureOutcome::Spooled
+            }
+            Err(e) => {
+                let outcome = e.outcome();
+                log::warn(
+                    "dump-not-taken",
+                    &[
+                        ("target", &job.target),
+                        ("pid", &job.pid),
+                        ("reason", &job.kind),
+                        ("outcome", &outcome.as_str()),
+                        ("attempt", &job.attempt),
+                        ("why", e),
+                    ],
+                );
+                outcome
+            }
+        };
+        let d = Done {
+            pid: job.pid,
+            starttime: job.starttime,
+            kind: job.kind,
+            outcome,
+            spooled: result.ok(),
+        };
+        tell(&d);
+        // The loop may have stopped listening (shutdown): nothing to do then.
+        let _ = done.send(d);
     }
 }
 
-fn take(job: &Job, spool: &Spool, cfg: &CaptureConfig, pod: &str, prefix: &str) -> Outcome {
-    let not_taken = |reason: String| Outcome::NotTaken { reason };
+fn take(job: &Job, ctx: &Context) -> Result<Spooled, TakeError> {
+    let (spool, cfg) = (&ctx.spool, &ctx.cfg);
     if !job.socket.exists() {
-        return not_taken(CaptureError::NoSocket(job.socket.clone()).to_string());
+        return Err(TakeError::Capture(CaptureError::NoSocket(
+            job.socket.clone(),
+        )));
     }
     // Stats first: a dump allocates in the target and would skew them.
     let jemalloc = match heapdump::stats(&job.socket, cfg) {
@@ -126,51 +207,46 @@ fn take(job: &Job, spool: &Spool, cfg: &CaptureConfig, pod: &str, prefix: &str) 
             None
         }
     };
-    let mut writer = match spool.begin(job.pid, job.reason, job.requested) {
-        Ok(w) => w,
-        Err(e) => return not_taken(e.to_string()),
-    };
+    let reason = job.kind.as_str();
+    let mut writer = spool
+        .begin(job.pid, reason, job.requested)
+        .map_err(TakeError::Spool)?;
     let captured = match heapdump::dump_to(&job.socket, cfg, &mut writer) {
         Ok(c) => c,
         Err(e) => {
             writer.abort();
-            return not_taken(e.to_string());
+            return Err(TakeError::Capture(e));
         }
     };
     let unix_ms = job
         .requested
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
-    let key = spool.unique_key(spool::object_key(prefix, pod, unix_ms / 1000, job.reason));
+    let key = spool.unique_key(spool::object_key(
+        &ctx.prefix,
+        &ctx.pod,
+        unix_ms / 1000,
+        reason,
+    ));
     let meta = Meta {
         key: key.clone(),
-        pod: pod.to_string(),
+        pod: ctx.pod.clone(),
         target: job.target.clone(),
         pid: job.pid,
-        reason: job.reason.to_string(),
+        reason: reason.to_string(),
         unix_ms,
         rss_anon_bytes: job.rss_anon_bytes,
         baseline_bytes: job.baseline_bytes,
         jemalloc,
-        gzip_ok: captured.gzip_ok,
         bytes: captured.bytes,
+        // Set by the commit, which also refuses a reply that is not one
+        // complete gzip stream (kept as `.partial` evidence).
+        sha256: None,
     };
-    if !captured.gzip_ok {
-        log::warn(
-            "dump-not-gzip",
-            &[
-                ("target", &job.target),
-                ("pid", &job.pid),
-                ("bytes", &captured.bytes),
-            ],
-        );
-    }
-    match writer.commit(meta) {
-        Ok(p) => Outcome::Spooled {
-            path: p.dump,
-            key,
-            bytes: captured.bytes,
-        },
-        Err(e) => not_taken(e.to_string()),
-    }
+    let p = writer.commit(meta).map_err(TakeError::Spool)?;
+    Ok(Spooled {
+        path: p.dump,
+        key,
+        bytes: captured.bytes,
+    })
 }

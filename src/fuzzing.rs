@@ -42,14 +42,29 @@ pub fn replay_csv(data: &[u8]) {
 
 /// The heap-dump socket's `stats` JSON reply.
 pub fn jemalloc_stats(data: &[u8]) {
-    let _ = crate::io::heapdump::parse_stats(data);
+    let _ = crate::core::jemalloc::parse_stats(data);
 }
 
-/// Spool metadata files.
+/// Spool metadata files: whatever parses is written back and reads the same.
 pub fn spool_meta(data: &[u8]) {
-    if let Ok(m) = crate::io::spool::Meta::from_json(data) {
-        let _ = crate::io::spool::Meta::from_json(m.to_json().as_bytes());
+    use crate::core::spool_meta::Meta;
+    if let Ok(m) = Meta::from_json(data) {
+        assert_eq!(Meta::from_json(m.to_json().as_bytes()), Ok(m));
     }
+}
+
+/// The gzip verifier: whole or split at any point, the same verdict.
+pub fn gzip(data: &[u8]) {
+    use crate::core::gzip::GzipCheck;
+    let mut whole = GzipCheck::new();
+    whole.update(data);
+    let verdict = whole.finish();
+    let cut = usize::from(data.first().copied().unwrap_or(0)).min(data.len());
+    let (a, b) = data.split_at(cut);
+    let mut split = GzipCheck::new();
+    split.update(a);
+    split.update(b);
+    assert_eq!(split.finish(), verdict);
 }
 
 /// STS `AssumeRoleWithWebIdentity` replies (and error bodies).
@@ -74,4 +89,109 @@ pub fn aws_profile(data: &[u8]) {
 /// S3 error bodies (`<Error><Code>…</Code><Message>…</Message></Error>`).
 pub fn s3_error_xml(data: &[u8]) {
     let _ = crate::io::s3::parse_error_xml(data);
+}
+
+/// `/proc/<pid>/cgroup`, and where its paths fall below a mount root.
+pub fn cgroup_proc(data: &[u8]) {
+    let found = crate::core::cgroup::parse_proc_cgroup(data);
+    for path in [found.v1_memory, found.v2].into_iter().flatten() {
+        let _ = crate::core::cgroup::below_root(data, path);
+        let _ = crate::core::cgroup::below_root(b"/", path);
+    }
+}
+
+/// `/proc/<pid>/mountinfo`: the cgroup mounts.
+pub fn cgroup_mountinfo(data: &[u8]) {
+    for m in crate::core::cgroup::cgroup_mounts(data) {
+        let _ = crate::core::cgroup::below_root(m.root, m.point);
+    }
+}
+
+/// Single-value cgroup files: usage, `memory.max`, `memory.limit_in_bytes`.
+pub fn cgroup_value(data: &[u8]) {
+    let _ = crate::core::cgroup::parse_value(data);
+    let _ = crate::core::cgroup::parse_limit(data);
+}
+
+/// `memory.stat`, both versions, whole and in small pieces.
+pub fn cgroup_stat(data: &[u8]) {
+    use crate::core::cgroup::{scan_stat, scan_stat_all, MemStat, Version};
+    for version in [Version::V1, Version::V2] {
+        let _ = scan_stat_all(data, version);
+        let mut s = MemStat::default();
+        let mut off = 0;
+        while off < data.len() {
+            let end = (off + 64).min(data.len());
+            let used = scan_stat(&data[off..end], end == data.len(), version, &mut s);
+            assert!(used <= end - off);
+            off += if used == 0 { end - off } else { used };
+        }
+    }
+}
+
+/// `memory.events` / `memory.oom_control`.
+pub fn cgroup_events(data: &[u8]) {
+    let mut e = crate::core::cgroup::Events::default();
+    assert!(crate::core::cgroup::scan_events(data, false, &mut e) <= data.len());
+    assert!(crate::core::cgroup::scan_events(data, true, &mut e) <= data.len());
+}
+
+/// `memory.pressure` (PSI).
+pub fn cgroup_pressure(data: &[u8]) {
+    let mut p = crate::core::cgroup::Pressure::default();
+    assert!(crate::core::cgroup::scan_pressure(data, true, &mut p) <= data.len());
+    let _ = p.some_avg10_percent();
+}
+/// RESTART_SIGNALS / RESTART_ON / RESTART_BUDGET parsers, and a parsed plan
+/// driven through a whole sequence.
+pub fn restart_settings(data: &[u8]) {
+    use crate::core::restart::{Budget, BudgetSpec, Plan, RestartConfig, Sequence, Triggers};
+    let Ok(s) = std::str::from_utf8(data) else {
+        return;
+    };
+    let _ = Triggers::parse(s);
+    let _ = BudgetSpec::parse(s);
+    let Ok(plan) = Plan::parse(s) else { return };
+    let _ = plan.to_string();
+    let cfg = RestartConfig {
+        plan,
+        on: Triggers::DEFAULT,
+        budget: BudgetSpec::DEFAULT,
+        dry_run: false,
+        timeout: std::time::Duration::from_secs(1),
+    };
+    let (mut seq, mut budget) = (Sequence::new(), Budget::new());
+    let t0 = std::time::Instant::now();
+    seq.trigger(crate::core::event::Kind::SlowLeak, t0, &cfg, &mut budget);
+    let mut steps = 0;
+    for secs in [0, 1, 10, 100, 10_000, 1_000_000] {
+        let now = t0 + std::time::Duration::from_secs(secs);
+        while seq.poll(now, &cfg).is_some() {
+            steps += 1;
+            assert!(steps <= 4 * crate::core::restart::MAX_STEPS);
+        }
+    }
+}
+
+/// The metrics endpoint's request-head parser, and the base64 decoder of
+/// `WEBHOOK_SECRET`.
+pub fn http_head(data: &[u8]) {
+    match crate::core::http::parse_head(data) {
+        Ok(Some(req)) => {
+            assert!(req.path.starts_with('/'));
+            let _ = crate::core::http::route(req.path);
+        }
+        Ok(None) => assert!(data.len() < crate::core::http::HEAD_MAX),
+        Err(r) => {
+            let _ = r.status();
+        }
+    }
+    if let Ok(s) = std::str::from_utf8(data) {
+        if let Some(bytes) = crate::core::notify::base64::decode(s) {
+            assert_eq!(
+                crate::core::notify::base64::decode(&crate::core::notify::base64::encode(&bytes)),
+                Some(bytes)
+            );
+        }
+    }
 }

@@ -8,11 +8,11 @@
 //! any async runtime, any platform but Linux.
 //!
 //! ```text
-//!            +-----------------------------  run.rs (one thread)  -----------------------------+
-//!  /proc --> | io::procfs  --pread-->  core::status  -->  core::window  -->  core::detector    |
-//!            |      ^ (scan only while looking for a target)                    | Event         |
-//!            |      |                                                           v               |
-//!            |  io::discover                            io::heapdump --stream--> io::spool      |
+//!            +------------------------------  run (one thread)  --------------------------------+
+//!  /proc --> | io::procfs --pread--> core::lifecycle (phases, retries) --> core::detector      |
+//!            |      ^ (scan only while looking for a target)   | Action::Capture / Report      |
+//!            |      |                                          v                               |
+//!            |  io::discover                 capture worker: io::heapdump --stream--> io::spool |
 //!            +--------------------------------------------------------------------|-----------+
 //!                                                                                 v
 //!                                                    io::s3::uploader (own thread) --> S3

@@ -6,9 +6,10 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use memory_monitor::capture::Outcome;
+use memory_monitor::capture::Done;
 use memory_monitor::config::{self, Command, Config, ConfigError, SETTINGS};
 use memory_monitor::core::detector::Params;
+use memory_monitor::core::event::CaptureOutcome;
 use memory_monitor::core::replay::{JsonLine, Replayer, TextLine};
 use memory_monitor::io::s3::{self, credentials, STOP_GRACE};
 use memory_monitor::io::{log, spool::Spool};
@@ -20,7 +21,8 @@ const USAGE: &str = "memory-monitor — watch a process's memory, catch leaks an
 usage:
   memory-monitor [run] [--flags]       watch the target (the default command)
   memory-monitor check-config          print the effective configuration (secrets redacted)
-  memory-monitor inspect <pid|name>    memory breakdown of a process with a one-line verdict
+  memory-monitor inspect <pid|name> [--format text|json]
+                                       memory breakdown of a process (and its cgroup) with a verdict
   memory-monitor replay FILE [--format text|json]
                                        run the detector over a CSV trace `seconds,bytes`
   memory-monitor --help | --version
@@ -44,14 +46,15 @@ fn main() -> ExitCode {
             let detect = config::detect_config(&src);
             errors.extend(detect.as_ref().err().cloned().unwrap_or_default());
             match detect {
-                Ok(d) if errors.is_empty() => replay(&file, Params::from_config(&d), json),
+                Ok(d) if errors.is_empty() => replay(&file, d.params(), json),
                 _ => config_failed(&errors),
             }
         }
-        Command::Inspect { target } => {
-            // Only the socket settings matter here; defaults otherwise.
+        Command::Inspect { target, json } => {
+            // Only the socket and cgroup settings matter here; defaults otherwise.
             let capture = config::capture_config(&src);
-            match memory_monitor::inspect::report(&target, &capture) {
+            let settings = config::explain_config(&src);
+            match memory_monitor::inspect::report(&target, &capture, &settings, json) {
                 Ok(text) => {
                     print!("{text}");
                     ExitCode::SUCCESS
@@ -127,12 +130,12 @@ fn run(config: Config, env: &dyn Fn(&str) -> Option<String>) -> ExitCode {
         (Some(_), None) => None,
     };
     let wake = uploader.as_ref().map(|u| u.waker());
-    let on_outcome = Box::new(move |o: &Outcome| {
-        if let (Outcome::Spooled { .. }, Some(w)) = (o, &wake) {
+    let on_done = Box::new(move |d: &Done| {
+        if let (CaptureOutcome::Spooled, Some(w)) = (d.outcome, &wake) {
             w.wake();
         }
     });
-    Monitor::new(config, spool, on_outcome).run();
+    Monitor::new(config, spool, on_done).run();
     if let Some(u) = uploader {
         // An upload in flight gets a bounded grace; an unfinished one stays
         // in the spool for the next start.

@@ -1,5 +1,7 @@
 //! Zero heap allocations per steady-state tick, proven with a counting
-//! global allocator: status pread + scan, window push, percentiles, detect.
+//! global allocator on the real tick path: `Monitor::step` (capture
+//! outcomes, status pread + scan, the target's lifecycle, window push,
+//! percentiles, detect) against a real process.
 
 // A global allocator is an unsafe trait: this test file is the one place outside `sys`
 // that needs it, and only delegates to `System`.
@@ -9,9 +11,9 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use memory_monitor::core::detector::{Detector, Params};
+use memory_monitor::config::{self, Source};
 use memory_monitor::core::window::CAPACITY;
-use memory_monitor::io::procfs::StatusFile;
+use memory_monitor::run::Monitor;
 
 struct Counting;
 
@@ -38,47 +40,75 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
+/// A monitor on `pid` with the given window, no spool (dumps are
+/// impossible, handled at once), no delay and no settle.
+fn monitor(pid: u32, window: usize) -> Monitor {
+    let pid = pid.to_string();
+    let window = window.to_string();
+    let env = move |k: &str| -> Option<String> {
+        let v = match k {
+            "TARGET_PID" => pid.as_str(),
+            "CHECK_INTERVAL" => "1s",
+            "MEMORY_CHANGE_THRESHOLD" => "1GB",
+            "DUMP_COOLDOWN" => "10m",
+            "INITIAL_DELAY" => "0s",
+            "BASELINE_SETTLE" => "0s",
+            "HISTORY_WINDOW_SIZE" => window.as_str(),
+            _ => return None,
+        };
+        Some(v.to_string())
+    };
+    let src = Source::new(&env);
+    let config = config::parse(&src, "alloc-test").unwrap();
+    Monitor::new(config, None, Box::new(|_| {}))
+}
+
+/// Waits until `pid`'s memory stops moving (it is still exec'ing right
+/// after spawn: a jump then would be a real spike event, whose log line
+/// allocates).
+fn settled(pid: u32) {
+    let rss = || {
+        std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .unwrap()
+            .lines()
+            .find(|l| l.starts_with("RssAnon:"))
+            .map(str::to_owned)
+    };
+    let mut last = rss();
+    let mut same = 0;
+    while same < 3 {
+        std::thread::sleep(Duration::from_millis(50));
+        let now = rss();
+        same = if now == last && now.is_some() {
+            same + 1
+        } else {
+            0
+        };
+        last = now;
+    }
+}
+
 #[test]
 fn a_steady_state_tick_allocates_nothing() {
-    // A real process whose memory moves, so the detector sees changing values.
     let mut child = std::process::Command::new("sleep")
         .arg("30")
         .spawn()
         .unwrap();
-    let status = StatusFile::open(child.id()).unwrap();
-    let own = StatusFile::open(std::process::id()).unwrap();
+    settled(child.id());
     for window_size in [60, CAPACITY] {
-        let mut detector = Detector::new(Params {
-            window_size,
-            threshold_bytes: 1 << 20,
-            spike_multiplier_micros: 3_000_000,
-            spike_cooldown: Duration::from_secs(60),
-            leak_cooldown: Duration::from_secs(600),
-        });
+        let mut m = monitor(child.id(), window_size);
         let mut buf = [0u8; 4096];
         let t0 = Instant::now();
-        // Warm up until the window is full and the baseline is set.
-        for i in 0..window_size as u64 + 5 {
-            let s = status.read(&mut buf).map_err(|_| ()).unwrap();
-            detector.on_sample(t0 + Duration::from_millis(i), s.rss_anon.unwrap());
+        let at = |i: u64| t0 + Duration::from_secs(i);
+        // Found, baseline dump (impossible: no spool), settled, window full.
+        let warm_up = window_size as u64 + 5;
+        for i in 0..warm_up {
+            m.step(at(i), &mut buf);
         }
-        assert!(detector.baseline().is_some());
+        assert_eq!(m.watching(), 1, "the target is watched");
         let before = ALLOCS.load(Ordering::SeqCst);
-        let mut events = 0;
         for i in 0..2_000u64 {
-            let s = status.read(&mut buf).map_err(|_| ()).unwrap();
-            let o = own.read(&mut buf).map_err(|_| ()).unwrap();
-            // Alternate between two real processes' memory so rules get exercised.
-            let bytes = if i % 500 == 499 {
-                o.vm_rss.unwrap() * 50
-            } else {
-                s.rss_anon.unwrap()
-            };
-            events += usize::from(
-                detector
-                    .on_sample(t0 + Duration::from_secs(1000 + i), bytes)
-                    .is_some(),
-            );
+            m.step(at(warm_up + i), &mut buf);
         }
         let after = ALLOCS.load(Ordering::SeqCst);
         assert_eq!(
@@ -86,7 +116,7 @@ fn a_steady_state_tick_allocates_nothing() {
             0,
             "allocations in 2000 ticks (window {window_size})"
         );
-        assert!(events > 0, "the spikes were detected");
+        assert_eq!(m.watching(), 1, "still watched: every tick sampled it");
     }
     let _ = child.kill();
     let _ = child.wait();

@@ -57,7 +57,6 @@ fn gzip_reply_lands_in_the_spool_with_its_metadata() {
     assert!(got.gzip_ok);
     let key = object_key("dumps/", "pod-a", 1_700_000_000, "spike");
     let mut m = meta(&key, 4242, "spike", 1_700_000_000_250);
-    m.gzip_ok = got.gzip_ok;
     m.jemalloc = Some(JemallocStats {
         allocated: 7,
         ..Default::default()
@@ -86,6 +85,7 @@ fn gzip_reply_lands_in_the_spool_with_its_metadata() {
     assert_eq!(unzipped, profile);
 
     m.bytes = body.len() as u64;
+    m.sha256 = Some(sha256_hex(&body));
     let stored =
         memory_monitor::io::spool::Meta::from_json(&fs::read(&p.meta_path).unwrap()).unwrap();
     assert_eq!(stored, m);
@@ -302,92 +302,6 @@ fn stats_are_parsed_and_bounded() {
 }
 
 #[test]
-fn two_dumps_in_the_same_millisecond_get_distinct_names_and_keys() {
-    let tmp = TempDir::new("same");
-    let spool = Spool::open(&spool_cfg(&tmp.0, 100 * MIB)).unwrap();
-    let now = UNIX_EPOCH + Duration::from_millis(1_700_000_000_000);
-    let key = object_key("p/", "pod-a", 1_700_000_000, "spike");
-    let mut committed = Vec::new();
-    for body in [&b"one"[..], b"two"] {
-        let mut w = spool.clone().begin(7, "spike", now).unwrap();
-        w.write_all(body).unwrap();
-        let unique = spool.unique_key(key.clone());
-        committed.push(
-            w.commit(meta(&unique, 7, "spike", 1_700_000_000_000))
-                .unwrap(),
-        );
-    }
-    assert_ne!(committed[0].dump, committed[1].dump);
-    assert_eq!(
-        committed[0].meta.key,
-        "p/pod-a-2023-11-14-22-13-20-spike.pprof"
-    );
-    assert_eq!(
-        committed[1].meta.key,
-        "p/pod-a-2023-11-14-22-13-20-spike-2.pprof"
-    );
-    assert_eq!(fs::read(&committed[0].dump).unwrap(), b"one");
-    assert_eq!(fs::read(&committed[1].dump).unwrap(), b"two");
-    assert_eq!(names(&tmp.0).len(), 4);
-    assert_eq!(spool.pending().unwrap(), committed);
-    // Keys of pending dumps are remembered across a restart too.
-    let reopened = Spool::open(&spool_cfg(&tmp.0, 100 * MIB)).unwrap();
-    assert_eq!(
-        reopened.unique_key(key),
-        "p/pod-a-2023-11-14-22-13-20-spike-3.pprof"
-    );
-}
-
-#[test]
-fn a_full_spool_refuses_and_keeps_what_it_holds() {
-    let tmp = TempDir::new("full");
-    let spool = Spool::open(&spool_cfg(&tmp.0, 4096)).unwrap();
-    let mut w = spool.begin(1, "baseline", SystemTime::now()).unwrap();
-    w.write_all(&[0x1f; 3000]).unwrap();
-    let first = w.commit(meta("k1", 1, "baseline", 1)).unwrap();
-    let before: Vec<_> = names(&tmp.0)
-        .into_iter()
-        .map(|n| (fs::read(tmp.path(&n)).unwrap(), n))
-        .collect();
-
-    // Room left for a few hundred bytes: the next dump fails mid-write.
-    let mut w = spool.begin(1, "spike", SystemTime::now()).unwrap();
-    let err = w.write_all(&[0u8; 2000]).unwrap_err();
-    let inner = err.get_ref().and_then(|e| e.downcast_ref::<SpoolError>());
-    assert!(
-        matches!(inner, Some(SpoolError::Full { max: 4096, .. })),
-        "{err}"
-    );
-    w.abort();
-
-    // Fill to the brim: now `begin` itself refuses, loudly.
-    let mut w = spool.begin(1, "spike", SystemTime::now()).unwrap();
-    let room = 4096 - spool.used_bytes();
-    w.write_all(&vec![0u8; room as usize]).unwrap();
-    let second = w.commit(meta("k2", 1, "spike", 2)).unwrap();
-    let err = spool.begin(1, "slow-leak", SystemTime::now()).unwrap_err();
-    assert!(matches!(err, SpoolError::Full { .. }));
-    assert!(err.to_string().starts_with("spool full: "), "{err}");
-    assert!(
-        err.to_string()
-            .ends_with("undelivered dumps are never deleted"),
-        "{err}"
-    );
-
-    for (content, name) in &before {
-        assert_eq!(
-            &fs::read(tmp.path(name)).unwrap(),
-            content,
-            "{name} changed"
-        );
-    }
-    assert_eq!(spool.pending().unwrap(), vec![first, second.clone()]);
-    // Delivering one frees room again.
-    spool.remove(&second).unwrap();
-    assert!(spool.begin(1, "spike", SystemTime::now()).is_ok());
-}
-
-#[test]
 fn a_capture_larger_than_the_spool_room_is_dropped() {
     let tmp = TempDir::new("room");
     let sock = tmp.path("t.sock");
@@ -416,86 +330,6 @@ fn a_capture_larger_than_the_spool_room_is_dropped() {
     );
     assert!(names(&tmp.path("spool")).is_empty());
     assert_eq!(spool.used_bytes(), 0);
-}
-
-#[test]
-fn open_cleans_crash_leftovers_and_keeps_final_dumps() {
-    let tmp = TempDir::new("open");
-    let spool = Spool::open(&spool_cfg(&tmp.0, 100 * MIB)).unwrap();
-    let mut w = spool.begin(3, "baseline", SystemTime::now()).unwrap();
-    w.write_all(b"kept").unwrap();
-    let kept = w.commit(meta("k", 3, "baseline", 5)).unwrap();
-    let used = spool.used_bytes();
-    fs::write(
-        tmp.path(".tmp-20240101T000000000Z-000009-99-spike.pprof"),
-        b"partial",
-    )
-    .unwrap();
-    fs::write(
-        tmp.path(".tmp-20240101T000000000Z-000009-99-spike.json"),
-        b"{",
-    )
-    .unwrap();
-    fs::write(tmp.path("20240101T000000000Z-000010-99-spike.json"), b"{}").unwrap();
-    let reopened = Spool::open(&spool_cfg(&tmp.0, 100 * MIB)).unwrap();
-    let mut expected = vec![
-        kept.dump.file_name().unwrap().to_str().unwrap().to_owned(),
-        kept.meta_path
-            .file_name()
-            .unwrap()
-            .to_str()
-            .unwrap()
-            .to_owned(),
-    ];
-    expected.sort();
-    assert_eq!(names(&tmp.0), expected);
-    assert_eq!(reopened.used_bytes(), used);
-    assert_eq!(reopened.pending().unwrap(), vec![kept]);
-}
-
-#[test]
-fn pending_is_oldest_first_survives_reopen_and_never_loses_a_dump() {
-    let tmp = TempDir::new("pending");
-    let cfg = spool_cfg(&tmp.0, 100 * MIB);
-    let spool = Spool::open(&cfg).unwrap();
-    let base = 1_700_000_000_000u64;
-    for (offset_ms, reason) in [(5_000u64, "spike"), (0, "baseline"), (9_000, "slow-leak")] {
-        let at = UNIX_EPOCH + Duration::from_millis(base + offset_ms);
-        let mut w = spool.begin(11, reason, at).unwrap();
-        w.write_all(reason.as_bytes()).unwrap();
-        w.commit(meta(&format!("k-{reason}"), 11, reason, base + offset_ms))
-            .unwrap();
-    }
-    let order = |s: &Spool| {
-        s.pending()
-            .unwrap()
-            .iter()
-            .map(|p| p.meta.reason.clone())
-            .collect::<Vec<_>>()
-    };
-    assert_eq!(order(&spool), ["baseline", "spike", "slow-leak"]);
-
-    let reopened = Spool::open(&cfg).unwrap();
-    assert_eq!(reopened.used_bytes(), spool.used_bytes());
-    let pending = reopened.pending().unwrap();
-    assert_eq!(order(&reopened), ["baseline", "spike", "slow-leak"]);
-
-    // Unreadable metadata: the dump is still pending, with metadata rebuilt.
-    fs::write(&pending[2].meta_path, b"garbage").unwrap();
-    let p = &reopened.pending().unwrap()[2];
-    assert_eq!(
-        (p.meta.pid, p.meta.reason.as_str(), p.meta.key.as_str()),
-        (11, "slow-leak", "")
-    );
-    assert!(p.key_or("dumps/", "pod-b").starts_with("dumps/pod-b-"));
-    assert!(p.key_or("dumps/", "pod-b").ends_with("-slow-leak.pprof"));
-
-    let before = reopened.used_bytes();
-    let meta_len = fs::metadata(&pending[0].meta_path).unwrap().len();
-    reopened.remove(&pending[0]).unwrap();
-    assert_eq!(before - reopened.used_bytes(), pending[0].bytes + meta_len);
-    assert!(!pending[0].dump.exists() && !pending[0].meta_path.exists());
-    assert_eq!(order(&Spool::open(&cfg).unwrap()), ["spike", "slow-leak"]);
 }
 
 /// A monitor killed with SIGKILL mid-capture leaves only a `.tmp-` file,
@@ -543,7 +377,7 @@ fn streaming_200mb_keeps_peak_rss_flat() {
     if std::env::var("MM_CAPTURE_CHILD").as_deref() == Ok("memory") {
         let tmp = TempDir::new("mem");
         let sock = tmp.path("t.sock");
-        let server = serve(&sock, |mut c| write_zeros(&mut c, TOTAL));
+        let server = serve(&sock, |mut c| write_gzip_zeros(&mut c, TOTAL));
         let spool = Spool::open(&spool_cfg(&tmp.path("spool"), 1 << 40)).unwrap();
         let before = status_kib("VmHWM");
         let mut w = spool.begin(1, "spike", SystemTime::now()).unwrap();
@@ -556,7 +390,7 @@ fn streaming_200mb_keeps_peak_rss_flat() {
         let p = w.commit(meta("k", 1, "spike", 1)).unwrap();
         let after = status_kib("VmHWM");
         server.join().unwrap();
-        assert_eq!((got.bytes, p.bytes), (TOTAL, TOTAL));
+        assert!(got.bytes > TOTAL && got.bytes == p.bytes, "{got:?}");
         println!("vmhwm-kib={before},{after}");
         return;
     }
@@ -600,7 +434,7 @@ fn a_real_jemalloc_target_dumps_into_the_spool() {
         .unwrap();
     let got = heapdump::dump_to(&sock, &cfg, &mut w).unwrap();
     let mut m = meta("dumps/k.pprof", target.id(), "baseline", 1);
-    (m.gzip_ok, m.jemalloc) = (got.gzip_ok, Some(stats));
+    m.jemalloc = Some(stats);
     let p = w.commit(m).unwrap();
     let _ = target.kill();
     let _ = target.wait();
@@ -622,8 +456,6 @@ fn a_real_jemalloc_target_dumps_into_the_spool() {
     );
     let stored =
         memory_monitor::io::spool::Meta::from_json(&fs::read(&p.meta_path).unwrap()).unwrap();
-    assert_eq!(
-        (stored.bytes, stored.jemalloc, stored.gzip_ok),
-        (got.bytes, Some(stats), true)
-    );
+    assert_eq!((stored.bytes, stored.jemalloc), (got.bytes, Some(stats)));
+    assert_eq!(stored.sha256, Some(sha256_hex(&fs::read(&p.dump).unwrap())));
 }

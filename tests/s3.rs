@@ -19,7 +19,7 @@ use memory_monitor::io::s3::put::PutErrorKind;
 use memory_monitor::io::s3::uploader::{metadata, spawn_with, Options, Uploader};
 use memory_monitor::io::s3::{Client, Timeouts};
 use memory_monitor::io::spool::{Meta, Pending, Spool};
-use s3_server::{fill, same_contents, temp_dir, S3Server, ACCESS_KEY, SECRET_KEY};
+use s3_server::{fill_gzip, same_contents, temp_dir, S3Server, ACCESS_KEY, SECRET_KEY};
 
 const BUCKET: &str = "dumps";
 
@@ -59,7 +59,7 @@ fn commit(spool: &Spool, key: &str, len: u64) -> Pending {
     let mut w = spool
         .begin(4242, "spike", SystemTime::now())
         .expect("begin dump");
-    fill(&mut w, len, len ^ 0x5eed);
+    fill_gzip(&mut w, len, len ^ 0x5eed);
     w.flush().expect("flush");
     let meta = Meta {
         key: spool.unique_key(key.into()),
@@ -71,7 +71,7 @@ fn commit(spool: &Spool, key: &str, len: u64) -> Pending {
         rss_anon_bytes: Some(123_456_789),
         baseline_bytes: Some(100_000_000),
         jemalloc: None,
-        gzip_ok: false,
+        sha256: None,
         bytes: 0,
     };
     w.commit(meta).expect("commit dump")
@@ -165,10 +165,15 @@ fn dumps_of_all_sizes_arrive_byte_identical() {
         d.console_url
     );
     let c = up.counts();
-    assert_eq!(
-        (c.uploaded, c.failed, c.bytes),
-        (4, 0, sizes.iter().sum::<u64>())
-    );
+    let spooled: u64 = committed
+        .iter()
+        .map(|(k, _)| {
+            std::fs::metadata(server.object_path(BUCKET, k))
+                .unwrap()
+                .len()
+        })
+        .sum();
+    assert_eq!((c.uploaded, c.failed, c.bytes), (4, 0, spooled));
     assert!(up.shutdown(Duration::from_secs(5)), "uploader stops");
 }
 

@@ -16,7 +16,7 @@ use memory_monitor::io::s3::credentials::chain;
 use memory_monitor::io::s3::uploader::{spawn_with, Options};
 use memory_monitor::io::s3::{Client, Timeouts};
 use memory_monitor::io::spool::{Meta, Spool};
-use s3_server::{fill, same_contents, temp_dir, S3Server, ACCESS_KEY, SECRET_KEY};
+use s3_server::{fill_gzip, same_contents, temp_dir, S3Server, ACCESS_KEY, SECRET_KEY};
 
 const BUCKET: &str = "dumps";
 const BIG: u64 = 200_000_000;
@@ -36,7 +36,7 @@ fn vm_hwm_kib() -> u64 {
 
 fn commit(spool: &Spool, key: &str, len: u64) {
     let mut w = spool.begin(1, "spike", SystemTime::now()).expect("begin");
-    fill(&mut w, len, 0xfeed);
+    fill_gzip(&mut w, len, 0xfeed);
     w.flush().expect("flush");
     let meta = Meta {
         key: spool.unique_key(key.into()),
@@ -48,7 +48,7 @@ fn commit(spool: &Spool, key: &str, len: u64) {
         rss_anon_bytes: None,
         baseline_bytes: None,
         jemalloc: None,
-        gzip_ok: false,
+        sha256: None,
         bytes: 0,
     };
     w.commit(meta).expect("commit");

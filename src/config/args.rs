@@ -11,7 +11,7 @@ pub enum Command {
     Run,
     CheckConfig,
     Replay { file: PathBuf, json: bool },
-    Inspect { target: String },
+    Inspect { target: String, json: bool },
     Help,
     Version,
 }
@@ -130,9 +130,19 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
         "socket read timeout (default 90s)",
     ),
     (
+        "DUMP_RETRIES",
+        "--dump-retries",
+        "retries of a failed capture, after 2s, 4s, 8s... while the event lasts (default 3)",
+    ),
+    (
         "SLACK_API_TOKEN",
         "--slack-api-token",
         "Slack bot token (secret)",
+    ),
+    (
+        "SLACK_API_URL",
+        "--slack-api-url",
+        "Slack Web API base URL (default https://slack.com/api; for proxies and tests)",
     ),
     (
         "SLACK_CHANNEL",
@@ -145,15 +155,95 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
         "prod -> alerts-prod; staging/shadow -> alerts-barn; other -> alerts-temp",
     ),
     ("NETWORK", "--network", "included in alert text"),
+    (
+        "SLACK_WEBHOOK_URL",
+        "--slack-webhook-url",
+        "Slack incoming webhook URL (secret): the same alert text",
+    ),
+    (
+        "WEBHOOK_URL",
+        "--webhook-url",
+        "generic JSON webhook, signed per Standard Webhooks (needs WEBHOOK_SECRET)",
+    ),
+    (
+        "WEBHOOK_SECRET",
+        "--webhook-secret",
+        "Standard Webhooks signing key: whsec_ + base64 (secret)",
+    ),
+    (
+        "METRICS_ADDR",
+        "--metrics-addr",
+        "serve /metrics and /healthz on IP:port, e.g. 0.0.0.0:9464 (off when unset)",
+    ),
     ("LOG_FORMAT", "--log-format", "logfmt (default) or json"),
     (
         "RECORD_FILE",
         "--record",
         "append every sample as CSV seconds,bytes",
     ),
+    (
+        "MEMORY_METRIC",
+        "--memory-metric",
+        "what the detector watches: rss_anon (default), rss, rss_anon_swap, cgroup_usage, cgroup_working_set (usage - inactive file)",
+    ),
+    (
+        "MEMORY_LIMIT",
+        "--memory-limit",
+        "the known limit for pre-oom (default: the target's cgroup limit)",
+    ),
+    (
+        "PRE_OOM_DUMP",
+        "--pre-oom-dump",
+        "take a pre-oom dump when the metric crosses this share of the known limit, e.g. 90% (off by default)",
+    ),
+    (
+        "PSI_THRESHOLD",
+        "--psi-threshold",
+        "memory-pressure event when the cgroup's PSI some avg10 is above this percent, e.g. 10% (off by default)",
+    ),
+    (
+        "DISABLE_EVENTS",
+        "--disable-events",
+        "comma-separated events to switch off (oom-kill, memory-high, memory-pressure, pre-oom, ...)",
+    ),
+    (
+        "CGROUP_ROOT",
+        "--cgroup-root",
+        "where the cgroup hierarchies are mounted (default: from mountinfo)",
+    ),
+    (
+        "PROC_ROOT",
+        "--proc-root",
+        "where the target's /proc entries for its cgroup are read (default /proc)",
+    ),
+    (
+        "RESTART_SIGNALS",
+        "--restart-signals",
+        "restart after a confirmed leak: signals and waits, e.g. TSTP,30s,TERM (off when unset)",
+    ),
+    (
+        "RESTART_ON",
+        "--restart-on",
+        "events that trigger it (default slow-leak,leak-rate,time-to-limit)",
+    ),
+    (
+        "RESTART_BUDGET",
+        "--restart-budget",
+        "at most N restarts per period, N/period (default 1/1h; resets when the monitor restarts)",
+    ),
+    (
+        "RESTART_DRY_RUN",
+        "--restart-dry-run",
+        "log and notify what would be sent, send nothing (true/false)",
+    ),
+    (
+        "RESTART_TIMEOUT",
+        "--restart-timeout",
+        "report restart-failed if the target still runs this long after the last signal (default 30s)",
+    ),
 ];
 
-pub(super) const SECRETS: &[&str] = &["SLACK_API_TOKEN"];
+pub(super) const SECRETS: &[&str] = &["SLACK_API_TOKEN", "SLACK_WEBHOOK_URL", "WEBHOOK_SECRET"];
 
 /// Env lookups and `--flag` values, flags winning.
 pub struct Source<'a> {
@@ -247,7 +337,10 @@ pub fn parse_args<'a>(
             }
         },
         Some("inspect") => match positional.get(1) {
-            Some(t) => Command::Inspect { target: t.clone() },
+            Some(t) => Command::Inspect {
+                target: t.clone(),
+                json,
+            },
             None => {
                 errors.push(ConfigError {
                     name: "inspect".into(),

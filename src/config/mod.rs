@@ -2,18 +2,28 @@
 //! collected and reported at once; `main` exits with status 2 on any.
 
 use std::fmt;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::core::detector::Params;
+use crate::core::lifecycle;
+use crate::core::notify::{channel_for, Secret};
+use crate::core::restart::RestartConfig;
 use crate::core::units;
 
 mod args;
+mod explain;
 mod reader;
+mod restart;
 
 pub use args::{parse_args, Command, Source, SETTINGS};
+pub use explain::{explain_config, ExplainConfig};
 
 use args::SECRETS;
-use reader::{bool_value, multiplier, positive_duration, window_size, Reader};
+use reader::{
+    bool_value, http_url, multiplier, positive_duration, socket_addr, window_size, Reader,
+};
 
 /// How the target is found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,6 +49,20 @@ pub struct DetectConfig {
     pub window_size: usize,
     /// SPIKE_MULTIPLIER in millionths (3 -> 3_000_000, 1.5 -> 1_500_000).
     pub spike_multiplier_micros: u64,
+}
+
+impl DetectConfig {
+    /// The detector's parameters (spike cooldown = window × interval).
+    pub fn params(&self) -> Params {
+        let ticks = u32::try_from(self.window_size).unwrap_or(u32::MAX);
+        Params {
+            window_size: self.window_size,
+            threshold_bytes: self.threshold_bytes,
+            spike_multiplier_micros: self.spike_multiplier_micros,
+            spike_cooldown: self.interval.saturating_mul(ticks),
+            leak_cooldown: self.dump_cooldown,
+        }
+    }
 }
 
 /// The heap-dump socket client.
@@ -79,13 +103,20 @@ pub struct S3Config {
     pub ca_file: Option<PathBuf>,
 }
 
-/// Who gets told.
+/// Who gets told, and where metrics are served.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NotifyConfig {
     pub slack_token: Option<String>,
+    /// SLACK_API_URL without a trailing `/`, default `https://slack.com/api`.
+    pub slack_api_url: String,
     pub slack_channel: String,
+    pub slack_webhook_url: Option<String>,
+    pub webhook_url: Option<String>,
+    pub webhook_secret: Option<Secret>,
     pub environment: String,
     pub network: Option<String>,
+    /// METRICS_ADDR: `/metrics` and `/healthz`; off when unset.
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,6 +133,29 @@ pub struct Config {
     pub log_format: LogFormat,
     /// --record FILE: CSV `seconds,bytes` of every sample.
     pub record: Option<PathBuf>,
+    /// DUMP_RETRIES, default 3: retries of a failed capture.
+    pub dump_retries: u32,
+    /// The watched metric, cgroup events and `pre-oom` (issue 9).
+    pub explain: ExplainConfig,
+    /// RESTART_SIGNALS and friends; `None` = never restart (the default).
+    pub restart: Option<RestartConfig>,
+}
+
+/// The first wait before a failed capture is retried; doubled each time.
+pub const RETRY_BACKOFF: Duration = Duration::from_secs(2);
+
+impl Config {
+    /// A target lifecycle's parameters.
+    pub fn lifecycle(&self) -> lifecycle::Params {
+        lifecycle::Params {
+            detect: self.detect.params(),
+            interval: self.detect.interval,
+            initial_delay: self.initial_delay,
+            baseline_settle: self.baseline_settle,
+            dump_retries: self.dump_retries,
+            retry_backoff: RETRY_BACKOFF,
+        }
+    }
 }
 
 /// One configuration problem, naming the variable (or flag) and the value.
@@ -205,11 +259,49 @@ fn s3(r: &mut Reader<'_, '_>) -> Option<S3Config> {
     })
 }
 
-fn channel_for(environment: &str) -> &'static str {
-    match environment {
-        "prod" => "alerts-prod",
-        "staging" | "shadow" => "alerts-barn",
-        _ => "alerts-temp",
+fn notify(r: &mut Reader<'_, '_>) -> NotifyConfig {
+    let environment = r.string("ENVIRONMENT").unwrap_or_default();
+    let webhook_url = r.parsed("WEBHOOK_URL", http_url);
+    // Parsed by hand: a bad secret must not be echoed in the error.
+    let webhook_secret = match r.src.get("WEBHOOK_SECRET").map(|s| Secret::parse(&s)) {
+        Some(Ok(secret)) => Some(secret),
+        Some(Err(e)) => {
+            r.fail("WEBHOOK_SECRET", "<redacted>", e);
+            None
+        }
+        None => None,
+    };
+    let secret_set = r.src.get("WEBHOOK_SECRET").is_some();
+    let url_set = r.src.get("WEBHOOK_URL").is_some();
+    if url_set && !secret_set {
+        r.missing(
+            "WEBHOOK_SECRET",
+            " when WEBHOOK_URL is set (receivers verify the signature)",
+        );
+    }
+    if secret_set && !url_set {
+        r.fail(
+            "WEBHOOK_SECRET",
+            "<redacted>",
+            "is set but WEBHOOK_URL is not",
+        );
+    }
+    NotifyConfig {
+        slack_token: r.string("SLACK_API_TOKEN"),
+        slack_api_url: r.parsed("SLACK_API_URL", http_url).map_or_else(
+            || "https://slack.com/api".into(),
+            |u| u.trim_end_matches('/').to_string(),
+        ),
+        slack_channel: r
+            .string("SLACK_CHANNEL")
+            .map(|c| c.trim().to_string())
+            .unwrap_or_else(|| channel_for(environment.trim()).into()),
+        slack_webhook_url: r.parsed("SLACK_WEBHOOK_URL", http_url),
+        webhook_url,
+        webhook_secret,
+        environment: environment.trim().to_string(),
+        network: r.string("NETWORK"),
+        metrics_addr: r.parsed("METRICS_ADDR", socket_addr),
     }
 }
 
@@ -262,15 +354,7 @@ pub fn parse(src: &Source<'_>, hostname: &str) -> Result<Config, Vec<ConfigError
             .unwrap_or(5 << 30),
     };
     let s3 = s3(&mut r);
-    let environment = r.string("ENVIRONMENT").unwrap_or_default();
-    let notify = NotifyConfig {
-        slack_token: r.string("SLACK_API_TOKEN"),
-        slack_channel: r
-            .string("SLACK_CHANNEL")
-            .unwrap_or_else(|| channel_for(&environment).into()),
-        environment,
-        network: r.string("NETWORK"),
-    };
+    let notify = notify(&mut r);
     let log_format = r
         .parsed("LOG_FORMAT", |s| match s.trim() {
             "logfmt" | "text" => Ok(LogFormat::Logfmt),
@@ -280,6 +364,17 @@ pub fn parse(src: &Source<'_>, hostname: &str) -> Result<Config, Vec<ConfigError
         .unwrap_or(LogFormat::Logfmt);
     let pod_name = r.string("POD_NAME").unwrap_or_else(|| hostname.to_string());
     let record = r.string("RECORD_FILE").map(PathBuf::from);
+    let dump_retries = r
+        .parsed("DUMP_RETRIES", |s| {
+            s.trim()
+                .parse::<u32>()
+                .ok()
+                .filter(|&n| n <= 100)
+                .ok_or("want a whole number from 0 to 100")
+        })
+        .unwrap_or(3);
+    let explain = explain::read(&mut r);
+    let restart = restart::restart(&mut r);
     match (target, detect, initial_delay, r.errors.is_empty()) {
         (Some(target), Some(detect), Some(initial_delay), true) => Ok(Config {
             target,
@@ -293,6 +388,9 @@ pub fn parse(src: &Source<'_>, hostname: &str) -> Result<Config, Vec<ConfigError
             notify,
             log_format,
             record,
+            dump_retries,
+            explain,
+            restart,
         }),
         _ => Err(r.errors),
     }
@@ -333,6 +431,18 @@ pub fn describe(src: &Source<'_>, config: &Config) -> String {
         config.notify.slack_channel,
         if config.notify.slack_token.is_some() { "" } else { " (no SLACK_API_TOKEN: not sent)" },
     ));
+    let n = &config.notify;
+    let on = |b: bool| if b { "on" } else { "off" };
+    out.push_str(&format!(
+        "# notify: slack bot {} ({}), slack webhook {}, webhook {}; metrics {}\n",
+        on(n.slack_token.is_some()),
+        n.slack_api_url,
+        on(n.slack_webhook_url.is_some()),
+        on(n.webhook_url.is_some()),
+        n.metrics_addr
+            .map_or_else(|| "off".to_string(), |a| format!("on {a}")),
+    ));
+    out.push_str(&restart::describe(config.restart.as_ref()));
     out
 }
 

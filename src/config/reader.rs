@@ -92,3 +92,28 @@ pub(super) fn multiplier(s: &str) -> Result<u64, String> {
         Err(e) => Err(e.to_string()),
     }
 }
+
+/// An `http://` or `https://` URL with a host.
+pub(super) fn http_url(s: &str) -> Result<String, &'static str> {
+    let s = s.trim();
+    let rest = s
+        .strip_prefix("https://")
+        .or_else(|| s.strip_prefix("http://"))
+        .ok_or("want an http:// or https:// URL")?;
+    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+    if host.is_empty() || s.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err("want an http:// or https:// URL with a host");
+    }
+    Ok(s.to_string())
+}
+
+/// `IP:port`, or `:port` for every interface.
+pub(super) fn socket_addr(s: &str) -> Result<std::net::SocketAddr, &'static str> {
+    let s = s.trim();
+    let full = match s.strip_prefix(':') {
+        Some(port) => format!("0.0.0.0:{port}"),
+        None => s.to_string(),
+    };
+    full.parse()
+        .map_err(|_| "want IP:port, e.g. 0.0.0.0:9464 or [::]:9464 (or :9464)")
+}

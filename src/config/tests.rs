@@ -149,3 +149,53 @@ fn s3_settings() {
     );
     assert_eq!(s3.endpoint.as_deref(), Some("http://127.0.0.1:9000"));
 }
+
+#[test]
+fn notify_settings_and_their_errors() {
+    const N: &[(&str, &str)] = &[
+        ("BINARY_NAME", "api"),
+        ("CHECK_INTERVAL", "10s"),
+        ("MEMORY_CHANGE_THRESHOLD", "200MB"),
+        ("INITIAL_DELAY", "1m"),
+        ("DUMP_COOLDOWN", "30m"),
+        ("ENVIRONMENT", "staging"),
+        ("SLACK_API_URL", "http://127.0.0.1:8080/api/"),
+        ("WEBHOOK_URL", "https://hooks.example.com/in"),
+        ("WEBHOOK_SECRET", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"),
+        ("METRICS_ADDR", ":9464"),
+    ];
+    let c = parse_with(N, &[]).unwrap();
+    assert_eq!(c.notify.slack_channel, "alerts-barn");
+    assert_eq!(c.notify.slack_api_url, "http://127.0.0.1:8080/api");
+    assert!(c.notify.webhook_secret.is_some());
+    assert_eq!(c.notify.metrics_addr, Some("0.0.0.0:9464".parse().unwrap()));
+    let c = parse_with(N, &["--slack-channel", "mine"]).unwrap();
+    assert_eq!(c.notify.slack_channel, "mine");
+    assert_eq!(c.notify.slack_api_url, "http://127.0.0.1:8080/api");
+
+    const BAD: &[(&str, &str)] = &[
+        ("BINARY_NAME", "api"),
+        ("CHECK_INTERVAL", "10s"),
+        ("MEMORY_CHANGE_THRESHOLD", "200MB"),
+        ("INITIAL_DELAY", "1m"),
+        ("DUMP_COOLDOWN", "30m"),
+        ("SLACK_API_URL", "slack.com/api"),
+        ("SLACK_WEBHOOK_URL", "ftp://x"),
+        ("WEBHOOK_SECRET", "whsec_s3cr3t!!"),
+        ("METRICS_ADDR", "everywhere"),
+    ];
+    let errors = parse_with(BAD, &[]).unwrap_err();
+    let text: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    let want = [
+        "SLACK_API_URL: \"slack.com/api\": want an http:// or https:// URL",
+        "SLACK_WEBHOOK_URL: \"ftp://x\": want an http:// or https:// URL",
+        "WEBHOOK_SECRET: \"<redacted>\": want whsec_ followed by base64",
+        "WEBHOOK_SECRET: \"<redacted>\": is set but WEBHOOK_URL is not",
+        "METRICS_ADDR: \"everywhere\": want IP:port, e.g. 0.0.0.0:9464 or [::]:9464 (or :9464)",
+    ];
+    for w in want {
+        assert!(text.iter().any(|t| t == w), "missing {w:?} in {text:#?}");
+    }
+    assert_eq!(text.len(), want.len(), "{text:#?}");
+    assert!(!text.iter().any(|t| t.contains("s3cr3t")));
+}

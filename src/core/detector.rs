@@ -7,34 +7,23 @@
 //! - Slow leak: P50 > baseline + threshold (strictly greater).
 //! - Cooldowns: spike = window × interval; slow leak = DUMP_COOLDOWN; a spike
 //!   dump restarts the slow-leak cooldown too.
-//! - When an event takes a dump, baseline = the current P50.
 //! - A detection the cooldown holds back is reported once per episode
 //!   (`dump: false`), then stays quiet until the condition clears. The dump
 //!   that opens an episode is its report: a spike still high on the next
 //!   tick is the same episode, not a new line.
+//!
+//! The contract with the lifecycle (shared by every detector): `on_sample`
+//! offers a dump (`dump: true`) but moves nothing. Once that dump was taken,
+//! is impossible, or failed for good, the caller says [`Detector::handled`]:
+//! only then does the baseline move to the current P50 and the cooldown
+//! start. Until then no other dump is offered; [`Detector::holds`] tells
+//! whether the event's condition still holds (a failed capture is retried
+//! only while it does). Replay calls `handled` at once.
 
 use std::time::{Duration, Instant};
 
-use crate::config::DetectConfig;
+use crate::core::event::Kind;
 use crate::core::window::Window;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    Baseline,
-    Spike,
-    SlowLeak,
-}
-
-impl Kind {
-    /// The name used in object keys, logs and replay output.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Baseline => "baseline",
-            Kind::Spike => "spike",
-            Kind::SlowLeak => "slow-leak",
-        }
-    }
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Event {
@@ -44,12 +33,13 @@ pub struct Event {
     /// P50 and P95 of the window after the sample was added.
     pub p50: u64,
     pub p95: u64,
-    /// The baseline the sample was judged against (before any update).
+    /// The baseline the sample was judged against.
     pub baseline: u64,
-    /// The cooldown allowed a dump.
+    /// The cooldown allows a dump.
     pub dump: bool,
 }
 
+/// The detection settings (built by `config` from the drop-in variables).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Params {
     pub window_size: usize,
@@ -57,19 +47,6 @@ pub struct Params {
     pub spike_multiplier_micros: u64,
     pub spike_cooldown: Duration,
     pub leak_cooldown: Duration,
-}
-
-impl Params {
-    pub fn from_config(c: &DetectConfig) -> Params {
-        let ticks = u32::try_from(c.window_size).unwrap_or(u32::MAX);
-        Params {
-            window_size: c.window_size,
-            threshold_bytes: c.threshold_bytes,
-            spike_multiplier_micros: c.spike_multiplier_micros,
-            spike_cooldown: c.interval.saturating_mul(ticks),
-            leak_cooldown: c.dump_cooldown,
-        }
-    }
 }
 
 /// One rule's cooldown and episode state.
@@ -92,6 +69,12 @@ pub struct Detector {
     baseline: Option<u64>,
     spike: Rule,
     leak: Rule,
+    /// The event whose dump was offered and is not handled yet.
+    pending: Option<Kind>,
+    /// The P95 the pending spike was judged against.
+    spike_p95: u64,
+    last_bytes: u64,
+    last_leak: bool,
 }
 
 impl Detector {
@@ -102,6 +85,10 @@ impl Detector {
             baseline: None,
             spike: Rule::default(),
             leak: Rule::default(),
+            pending: None,
+            spike_p95: 0,
+            last_bytes: 0,
+            last_leak: false,
         }
     }
 
@@ -115,10 +102,7 @@ impl Detector {
 
     /// Forgets everything: a new process incarnation starts from scratch.
     pub fn reset(&mut self) {
-        self.window.clear();
-        self.baseline = None;
-        self.spike = Rule::default();
-        self.leak = Rule::default();
+        *self = Detector::new(self.params);
     }
 
     /// Feeds one sample taken at `now`.
@@ -150,36 +134,75 @@ impl Detector {
             baseline,
             dump,
         };
-        let spike = u128::from(bytes) * 1_000_000
-            > u128::from(p95_before) * u128::from(self.params.spike_multiplier_micros);
+        let spike = self.above_spike(bytes, p95_before);
+        let leak = u128::from(p50) > u128::from(baseline) + u128::from(self.params.threshold_bytes);
+        self.last_bytes = bytes;
+        self.last_leak = leak;
+        if !spike {
+            self.spike.episode_reported = false;
+            if !leak {
+                self.leak.episode_reported = false;
+            }
+        }
+        if self.pending.is_some() {
+            // One dump at a time: the conditions are tracked, nothing is offered.
+            return None;
+        }
         if spike {
             if self.spike.ready(now, self.params.spike_cooldown) {
-                self.spike = Rule {
-                    last_dump: Some(now),
-                    episode_reported: true,
-                };
-                self.leak.last_dump = Some(now);
-                self.baseline = Some(p50);
+                self.spike.episode_reported = true;
+                self.pending = Some(Kind::Spike);
+                self.spike_p95 = p95_before;
                 return Some(event(Kind::Spike, true));
             }
             return report_once(&mut self.spike).then(|| event(Kind::Spike, false));
         }
-        self.spike.episode_reported = false;
-
-        let leak = u128::from(p50) > u128::from(baseline) + u128::from(self.params.threshold_bytes);
         if !leak {
-            self.leak.episode_reported = false;
             return None;
         }
         if self.leak.ready(now, self.params.leak_cooldown) {
-            self.leak = Rule {
-                last_dump: Some(now),
-                episode_reported: true,
-            };
-            self.baseline = Some(p50);
+            self.leak.episode_reported = true;
+            self.pending = Some(Kind::SlowLeak);
             return Some(event(Kind::SlowLeak, true));
         }
         report_once(&mut self.leak).then(|| event(Kind::SlowLeak, false))
+    }
+
+    /// The dump offered for `kind` was taken, is impossible, or failed for
+    /// good: the baseline moves to the current P50 and the cooldown starts
+    /// (a spike restarts the slow-leak cooldown too). Other kinds are ignored.
+    pub fn handled(&mut self, kind: Kind, now: Instant) {
+        match kind {
+            Kind::Spike => {
+                self.spike.last_dump = Some(now);
+                self.leak.last_dump = Some(now);
+            }
+            Kind::SlowLeak => self.leak.last_dump = Some(now),
+            _ => return,
+        }
+        if self.baseline.is_some() {
+            self.baseline = self.window.percentile(50).or(self.baseline);
+        }
+        if self.pending == Some(kind) {
+            self.pending = None;
+        }
+    }
+
+    /// Whether the condition of `kind` still holds after the last sample: a
+    /// spike while the sample stays above the P95 it was judged against × the
+    /// multiplier, a slow leak while P50 > baseline + threshold. True for
+    /// kinds that are not this detector's.
+    pub fn holds(&self, kind: Kind) -> bool {
+        match kind {
+            Kind::Spike => self.above_spike(self.last_bytes, self.spike_p95),
+            Kind::SlowLeak => self.last_leak,
+            _ => true,
+        }
+    }
+
+    fn above_spike(&self, bytes: u64, p95: u64) -> bool {
+        u128::from(bytes) * 1_000_000
+            > u128::from(p95) * u128::from(self.params.spike_multiplier_micros)
     }
 }
 
@@ -204,8 +227,25 @@ mod tests {
         }
     }
 
-    /// Feeds `values` one second apart starting at `t0 + start` seconds.
+    /// Feeds `values` one second apart starting at `t0 + start` seconds;
+    /// every offered dump is handled at once, as replay does.
     fn feed(d: &mut Detector, t0: Instant, start: u64, values: &[u64]) -> Vec<(u64, Event)> {
+        let mut out = Vec::new();
+        for (i, &v) in values.iter().enumerate() {
+            let t = start + i as u64;
+            let now = t0 + Duration::from_secs(t);
+            if let Some(e) = d.on_sample(now, v) {
+                if e.dump {
+                    d.handled(e.kind, now);
+                }
+                out.push((t, e));
+            }
+        }
+        out
+    }
+
+    /// Feeds without handling anything.
+    fn feed_raw(d: &mut Detector, t0: Instant, start: u64, values: &[u64]) -> Vec<(u64, Event)> {
         let mut out = Vec::new();
         for (i, &v) in values.iter().enumerate() {
             let t = start + i as u64;
@@ -214,6 +254,41 @@ mod tests {
             }
         }
         out
+    }
+
+    #[test]
+    fn an_offered_dump_moves_nothing_until_handled() {
+        let t0 = Instant::now();
+        let mut d = Detector::new(params(3));
+        feed(&mut d, t0, 0, &[1000; 3]);
+        let ev = feed_raw(&mut d, t0, 3, &[1200, 1200]);
+        assert_eq!(ev.len(), 1);
+        assert_eq!((ev[0].1.kind, ev[0].1.dump), (Kind::SlowLeak, true));
+        assert_eq!(d.baseline(), Some(1000), "not moved before handled");
+        assert!(d.holds(Kind::SlowLeak));
+        // Still leaking, capture still pending: nothing else is offered.
+        assert!(feed_raw(&mut d, t0, 5, &[1300, 1400]).is_empty());
+        d.handled(Kind::SlowLeak, t0 + Duration::from_secs(7));
+        assert_eq!(d.baseline(), Some(1300), "P50 of [1200, 1300, 1400]");
+        // The cooldown started at handled: a new crossing is held back.
+        let ev = feed(&mut d, t0, 8, &[1500, 1500]);
+        assert_eq!((ev[0].1.kind, ev[0].1.dump), (Kind::SlowLeak, false));
+    }
+
+    #[test]
+    fn holds_follows_the_condition() {
+        let t0 = Instant::now();
+        let mut d = Detector::new(params(60));
+        feed(&mut d, t0, 0, &[100; 60]);
+        let ev = feed_raw(&mut d, t0, 60, &[1000]);
+        assert_eq!((ev[0].1.kind, ev[0].1.dump), (Kind::Spike, true));
+        assert!(d.holds(Kind::Spike));
+        feed_raw(&mut d, t0, 61, &[900]);
+        assert!(d.holds(Kind::Spike), "900 > 3 × 100");
+        feed_raw(&mut d, t0, 62, &[250]);
+        assert!(!d.holds(Kind::Spike));
+        assert!(!d.holds(Kind::SlowLeak));
+        assert!(d.holds(Kind::PreOom), "not this detector's");
     }
 
     #[test]

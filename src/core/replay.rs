@@ -125,7 +125,12 @@ impl Replayer {
         // Clamp absurd offsets so the Instant arithmetic cannot overflow.
         let offset = Duration::from_secs_f64(seconds.min(1e12));
         let now = self.origin.checked_add(offset).unwrap_or(self.origin);
-        Ok(self.detector.on_sample(now, bytes).map(|e| (seconds, e)))
+        let event = self.detector.on_sample(now, bytes);
+        if let Some(e) = event.filter(|e| e.dump) {
+            // Replay has no capture: every event's capture counts as taken.
+            self.detector.handled(e.kind, now);
+        }
+        Ok(event.map(|e| (seconds, e)))
     }
 }
 
@@ -175,7 +180,7 @@ impl fmt::Display for TextLine<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::detector::Kind;
+    use crate::core::event::Kind;
 
     fn params() -> Params {
         Params {

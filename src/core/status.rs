@@ -87,16 +87,50 @@ fn parse_kb(value: &[u8]) -> Option<u64> {
     }
 }
 
-/// Field 22 (`starttime`) of `/proc/<pid>/stat`. The command name (field 2)
-/// may hold spaces and parentheses, so fields are counted after the last `)`.
-pub fn parse_stat_starttime(stat: &[u8]) -> Option<u64> {
+/// The fields of `/proc/<pid>/stat` the loop needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stat {
+    /// Field 3: `R`, `S`, `Z` (zombie), ...
+    pub state: u8,
+    /// Field 4.
+    pub ppid: u32,
+    /// Field 22: with the pid, identifies one incarnation.
+    pub starttime: u64,
+}
+
+impl Stat {
+    /// A zombie (or a dead task): it has exited, its memory is gone.
+    pub fn exited(&self) -> bool {
+        matches!(self.state, b'Z' | b'X' | b'x')
+    }
+}
+
+/// Parses `/proc/<pid>/stat`. The command name (field 2) may hold spaces and
+/// parentheses, so fields are counted after the last `)`.
+pub fn parse_stat(stat: &[u8]) -> Option<Stat> {
     let close = stat.iter().rposition(|&b| b == b')')?;
-    // After ')' come fields 3.. separated by single spaces; field 22 is the 20th.
-    let field = stat
+    // After ')' come fields 3.. separated by single spaces.
+    let mut fields = stat
         .get(close + 1..)?
         .split(|&b| b == b' ')
-        .filter(|f| !f.is_empty())
-        .nth(19)?;
+        .filter(|f| !f.is_empty());
+    let state = *fields.next()?.first()?;
+    let ppid = u32::try_from(number(fields.next()?)?).ok()?;
+    // Field 22 is the 18th after field 4.
+    let starttime = number(fields.nth(17)?)?;
+    Some(Stat {
+        state,
+        ppid,
+        starttime,
+    })
+}
+
+/// Field 22 of `/proc/<pid>/stat` (the process start time in clock ticks).
+pub fn parse_stat_starttime(stat: &[u8]) -> Option<u64> {
+    parse_stat(stat).map(|s| s.starttime)
+}
+
+fn number(field: &[u8]) -> Option<u64> {
     let field = field.trim_ascii();
     if field.is_empty() || !field.iter().all(u8::is_ascii_digit) {
         return None;
@@ -195,6 +229,10 @@ mod tests {
         }
         assert_eq!(parse_stat_starttime(b"1 (x) S 1"), None);
         assert_eq!(parse_stat_starttime(b""), None);
+        let s = parse_stat(stat).unwrap();
+        assert_eq!((s.state, s.ppid, s.exited()), (b'S', 1, false));
+        let zombie = b"77 (z) Z 5 77 77 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 42 0 0";
+        assert!(parse_stat(zombie).unwrap().exited());
     }
 
     #[test]

@@ -2,7 +2,10 @@
 //! or argv[0] file name), by pid or by pidfile. Runs only while looking for a
 //! target, never on a healthy tick.
 
-use std::io;
+use std::fs::OpenOptions;
+use std::io::{self, Read};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
 
 use crate::config::TargetSpec;
 use crate::io::procfs;
@@ -28,21 +31,20 @@ pub fn name_matches(name: &str, comm: &str, exe: Option<&str>, argv0: Option<&st
     exe == Some(name) || argv0 == Some(name)
 }
 
-/// The processes matching `spec`, excluding ourselves.
-pub fn find(spec: &TargetSpec) -> io::Result<Vec<Incarnation>> {
+/// A matching process: its incarnation and its parent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Found {
+    pub inc: Incarnation,
+    pub ppid: u32,
+}
+
+/// The live processes matching `spec`, excluding ourselves. Zombies are
+/// not targets: they have exited and their memory is gone.
+pub fn find(spec: &TargetSpec) -> io::Result<Vec<Found>> {
     let me = std::process::id();
     let pids: Vec<u32> = match spec {
         TargetSpec::Pid(p) => vec![*p],
-        TargetSpec::PidFile(path) => {
-            let text = std::fs::read_to_string(path)?;
-            let pid = text.trim().parse::<u32>().map_err(|_| {
-                io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    format!("pidfile {}: {:?} is not a pid", path.display(), text.trim()),
-                )
-            })?;
-            vec![pid]
-        }
+        TargetSpec::PidFile(path) => vec![read_pidfile(path)?],
         TargetSpec::Name(name) => procfs::pids()?
             .into_iter()
             .filter(|&pid| pid != me && process_named(pid, name))
@@ -51,11 +53,50 @@ pub fn find(spec: &TargetSpec) -> io::Result<Vec<Incarnation>> {
     Ok(pids
         .into_iter()
         .filter_map(|pid| {
-            procfs::starttime(pid)
-                .ok()
-                .map(|starttime| Incarnation { pid, starttime })
+            let stat = procfs::stat(pid).ok().filter(|s| !s.exited())?;
+            Some(Found {
+                inc: Incarnation {
+                    pid,
+                    starttime: stat.starttime,
+                },
+                ppid: stat.ppid,
+            })
         })
         .collect())
+}
+
+/// A pidfile holds a pid and a newline: anything longer is not one.
+pub const PIDFILE_MAX_BYTES: u64 = 64;
+
+/// Reads a pidfile without ever blocking: opened non-blocking (a FIFO would
+/// otherwise wait for a writer), checked to be a regular file, read with a
+/// size bound.
+pub fn read_pidfile(path: &Path) -> io::Result<u32> {
+    let invalid = |why: String| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("pidfile {}: {why}", path.display()),
+        )
+    };
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(path)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(invalid("not a regular file".into()));
+    }
+    let mut text = String::new();
+    file.take(PIDFILE_MAX_BYTES + 1)
+        .read_to_string(&mut text)
+        .map_err(|e| invalid(e.to_string()))?;
+    if meta.len() > PIDFILE_MAX_BYTES || text.len() as u64 > PIDFILE_MAX_BYTES {
+        return Err(invalid(format!("larger than {PIDFILE_MAX_BYTES} bytes")));
+    }
+    match text.trim().parse::<u32>() {
+        Ok(pid) if pid > 0 => Ok(pid),
+        _ => Err(invalid(format!("{:?} is not a pid", text.trim()))),
+    }
 }
 
 fn process_named(pid: u32, name: &str) -> bool {
@@ -92,5 +133,30 @@ mod tests {
         assert!(name_matches("api", "api", None, None));
         assert!(name_matches("api", "tokio-runtime-w", Some("api"), None));
         assert!(!name_matches("api", "apix", Some("apix"), Some("apix")));
+    }
+
+    #[test]
+    fn pidfiles_are_bounded_regular_files() {
+        let dir = std::env::temp_dir().join(format!("mm-pidfile-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("ok.pid");
+        std::fs::write(&file, "4242\n").unwrap();
+        assert_eq!(read_pidfile(&file).unwrap(), 4242);
+        std::fs::write(&file, "x").unwrap();
+        assert!(read_pidfile(&file)
+            .unwrap_err()
+            .to_string()
+            .contains("is not a pid"));
+        std::fs::write(&file, "0").unwrap();
+        assert!(read_pidfile(&file).is_err());
+        std::fs::write(&file, "1".repeat(65)).unwrap();
+        let err = read_pidfile(&file).unwrap_err().to_string();
+        assert!(
+            err.contains("larger than 64 bytes") && err.len() < 200,
+            "{err}"
+        );
+        let err = read_pidfile(&dir).unwrap_err().to_string();
+        assert!(err.contains("not a regular file"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

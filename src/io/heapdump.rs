@@ -12,9 +12,10 @@ use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use serde_json::{Map, Value};
-
 use crate::config::CaptureConfig;
+use crate::core::event::{CaptureFailure, CaptureOutcome};
+pub use crate::core::jemalloc::JemallocStats;
+use crate::io::spool::SpoolError;
 use crate::sys::unix;
 
 /// The one buffer a capture uses, on the stack.
@@ -129,6 +130,38 @@ impl fmt::Display for CaptureError {
     }
 }
 
+impl CaptureError {
+    /// The capture outcome this error means (NAMES.md "Capture outcomes").
+    pub fn outcome(&self) -> CaptureOutcome {
+        let failed = CaptureOutcome::Failed;
+        match self {
+            CaptureError::NoSocket(_) => CaptureOutcome::NoSocket,
+            CaptureError::Connect { source, .. } => match source.kind() {
+                io::ErrorKind::ConnectionRefused => failed(CaptureFailure::ConnectRefused),
+                _ => failed(CaptureFailure::Io),
+            },
+            CaptureError::Timeout { stage, .. } => failed(match stage {
+                Stage::Connect | Stage::Send => CaptureFailure::ConnectTimeout,
+                Stage::Idle => CaptureFailure::IdleTimeout,
+                Stage::Total => CaptureFailure::TotalTimeout,
+            }),
+            CaptureError::TooLarge { .. } => failed(CaptureFailure::TooBig),
+            CaptureError::Empty => failed(CaptureFailure::Empty),
+            CaptureError::Spool(e) if spool_full(e) => failed(CaptureFailure::SpoolFull),
+            CaptureError::Io { .. } | CaptureError::Spool(_) | CaptureError::BadStats(_) => {
+                failed(CaptureFailure::Io)
+            }
+        }
+    }
+}
+
+/// A write error that is the spool refusing more bytes.
+fn spool_full(e: &io::Error) -> bool {
+    e.get_ref()
+        .and_then(|inner| inner.downcast_ref::<SpoolError>())
+        .is_some_and(|s| matches!(s, SpoolError::Full { .. }))
+}
+
 impl std::error::Error for CaptureError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
@@ -147,17 +180,6 @@ pub struct Captured {
     /// The reply starts with the gzip magic `1f 8b`. A dump without it is kept
     /// (it is still evidence) but flagged.
     pub gzip_ok: bool,
-}
-
-/// jemalloc counters from a `stats` reply; missing keys are 0.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct JemallocStats {
-    pub allocated: u64,
-    pub active: u64,
-    pub resident: u64,
-    pub mapped: u64,
-    pub retained: u64,
-    pub metadata: u64,
 }
 
 /// Connects, sends `dump\n` and streams the reply into `out` until EOF.
@@ -180,31 +202,9 @@ pub fn stats(path: &Path, cfg: &CaptureConfig) -> Result<JemallocStats, CaptureE
     parse_stats(&reply)
 }
 
-/// Parses a `stats` reply: a JSON object whose counters are unsigned
-/// integers; absent or `null` counters are 0, other keys are ignored.
-/// Never panics on any input (fuzzed).
+/// Parses a `stats` reply ([`crate::core::jemalloc::parse_stats`]).
 pub fn parse_stats(reply: &[u8]) -> Result<JemallocStats, CaptureError> {
-    let map: Map<String, Value> = serde_json::from_slice(reply)
-        .map_err(|e| CaptureError::BadStats(format!("not a JSON object: {e}")))?;
-    stats_from_map(&map).map_err(CaptureError::BadStats)
-}
-
-/// The counters of a JSON object (shared with the spool's metadata reader).
-pub(crate) fn stats_from_map(map: &Map<String, Value>) -> Result<JemallocStats, String> {
-    let counter = |key: &str| match map.get(key) {
-        None | Some(Value::Null) => Ok(0),
-        Some(value) => value
-            .as_u64()
-            .ok_or_else(|| format!("`{key}` is not an unsigned integer")),
-    };
-    Ok(JemallocStats {
-        allocated: counter("allocated")?,
-        active: counter("active")?,
-        resident: counter("resident")?,
-        mapped: counter("mapped")?,
-        retained: counter("retained")?,
-        metadata: counter("metadata")?,
-    })
+    crate::core::jemalloc::parse_stats(reply).map_err(CaptureError::BadStats)
 }
 
 /// `max(TOTAL_MIN, read_timeout × TOTAL_FACTOR)`.
@@ -330,68 +330,6 @@ mod tests {
     use std::thread;
 
     use super::*;
-
-    const REPLY: &str = r#"{
-  "allocated": 1048576,
-  "active": 2097152,
-  "metadata": 65536,
-  "resident": 3145728,
-  "mapped": 4194304,
-  "retained": 524288,
-  "background_thread": {"num_threads": 1}
-}"#;
-
-    #[test]
-    fn parses_a_pretty_reply_and_ignores_unknown_keys() {
-        let stats = parse_stats(REPLY.as_bytes()).unwrap();
-        assert_eq!(
-            stats,
-            JemallocStats {
-                allocated: 1_048_576,
-                active: 2_097_152,
-                resident: 3_145_728,
-                mapped: 4_194_304,
-                retained: 524_288,
-                metadata: 65_536,
-            }
-        );
-    }
-
-    #[test]
-    fn missing_or_null_counters_are_zero() {
-        let stats = parse_stats(br#"{"allocated": 5, "resident": null}"#).unwrap();
-        assert_eq!(stats.allocated, 5);
-        assert_eq!(stats.resident, 0);
-        assert_eq!(stats.metadata, 0);
-    }
-
-    #[test]
-    fn bad_replies_say_what_is_wrong() {
-        let err = parse_stats(br#"{"allocated": -1}"#)
-            .unwrap_err()
-            .to_string();
-        assert_eq!(
-            err,
-            "heap-dump stats reply: `allocated` is not an unsigned integer"
-        );
-        let err = parse_stats(b"[1, 2]").unwrap_err().to_string();
-        assert!(
-            err.starts_with("heap-dump stats reply: not a JSON object: "),
-            "{err}"
-        );
-        assert!(parse_stats(b"").is_err());
-        assert!(parse_stats(&[0xff, 0xfe, 0x00]).is_err());
-    }
-
-    #[test]
-    fn every_truncated_prefix_is_handled() {
-        let bytes = REPLY.as_bytes();
-        for end in 0..bytes.len() {
-            // Any result is fine; no prefix may panic, and none is a full object.
-            assert!(parse_stats(&bytes[..end]).is_err(), "prefix {end} parsed");
-        }
-        assert!(parse_stats(bytes).is_ok());
-    }
 
     #[test]
     fn gzip_magic_split_across_reads_is_seen() {

@@ -8,7 +8,7 @@ use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
-use crate::core::status::{self, StatusSample};
+use crate::core::status::{self, Stat, StatusSample};
 
 /// Why a status read produced no sample.
 #[derive(Debug)]
@@ -60,15 +60,20 @@ impl StatusFile {
     }
 }
 
-/// Field 22 of `/proc/<pid>/stat`: with the pid, identifies one incarnation.
-pub fn starttime(pid: u32) -> io::Result<u64> {
+/// State, parent and start time from `/proc/<pid>/stat`.
+pub fn stat(pid: u32) -> io::Result<Stat> {
     let text = std::fs::read(format!("/proc/{pid}/stat"))?;
-    status::parse_stat_starttime(&text).ok_or_else(|| {
+    status::parse_stat(&text).ok_or_else(|| {
         io::Error::new(
             io::ErrorKind::InvalidData,
-            format!("/proc/{pid}/stat: no starttime field"),
+            format!("/proc/{pid}/stat: unexpected format"),
         )
     })
+}
+
+/// Field 22 of `/proc/<pid>/stat`: with the pid, identifies one incarnation.
+pub fn starttime(pid: u32) -> io::Result<u64> {
+    stat(pid).map(|s| s.starttime)
 }
 
 /// The short command name (`comm`, at most 15 bytes).

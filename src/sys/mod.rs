@@ -2,5 +2,7 @@
 //! per `unsafe` block, each with a `// SAFETY:` line; errors come back as
 //! `io::Error::last_os_error()`. Nothing here decides anything.
 
+pub mod clock;
+pub mod pidfd;
 pub mod signal;
 pub mod unix;

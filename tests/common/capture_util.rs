@@ -65,7 +65,7 @@ pub fn meta(key: &str, pid: u32, reason: &str, unix_ms: u64) -> Meta {
         rss_anon_bytes: Some(123 << 20),
         baseline_bytes: Some(100 << 20),
         jemalloc: None,
-        gzip_ok: false,
+        sha256: None,
         bytes: 0,
     }
 }
@@ -127,6 +127,45 @@ pub fn write_zeros(conn: &mut UnixStream, total: u64) {
         }
         left -= n as u64;
     }
+}
+
+/// A complete gzip stream of `total` zero bytes (stored blocks: no CPU to
+/// make), written in pieces as a dump server would; stops when the client
+/// goes away.
+pub fn write_gzip_zeros(conn: &mut UnixStream, total: u64) {
+    let mut gz = flate2::write::GzEncoder::new(conn, flate2::Compression::none());
+    static ZEROS: [u8; 64 * 1024] = [0; 64 * 1024];
+    let mut left = total;
+    while left > 0 {
+        let n = left.min(ZEROS.len() as u64) as usize;
+        if gz.write_all(&ZEROS[..n]).is_err() {
+            return;
+        }
+        left -= n as u64;
+    }
+    let _ = gz.finish();
+}
+
+/// A complete gzip stream of exactly `len` bytes (at least 23).
+pub fn gzip_of_len(len: usize) -> Vec<u8> {
+    let stored = |n: usize| {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::none());
+        gz.write_all(&vec![0x5a; n]).unwrap();
+        gz.finish().unwrap()
+    };
+    let overhead = stored(len).len() - len;
+    let out = stored(len - overhead);
+    assert_eq!(out.len(), len, "one stored block");
+    out
+}
+
+/// Lower-case hex SHA-256, as the spool records it.
+pub fn sha256_hex(data: &[u8]) -> String {
+    ring::digest::digest(&ring::digest::SHA256, data)
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Waits until the client closes its end (it read what it wanted or gave up).

@@ -31,17 +31,16 @@ pub fn release_bin() -> PathBuf {
     path
 }
 
-/// The demo target binary: `$DEMO_TARGET` or `target/release/demo-target`.
+/// The demo target binary: `$DEMO_TARGET` or `target/demo/demo-target`
+/// (the `demo` profile: release with symbols and line tables).
 /// Missing is a setup failure (`just test` builds it), never a skip.
 pub fn demo_target_bin() -> PathBuf {
     let path = std::env::var_os("DEMO_TARGET")
         .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("target/release/demo-target")
-        });
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target/demo/demo-target"));
     assert!(
         path.exists(),
-        "demo target not built at {}: run `just test` (or `cargo build --locked --release -p demo-target`)",
+        "demo target not built at {}: run `just test` (or `cargo build --locked --profile demo -p demo-target`)",
         path.display()
     );
     path

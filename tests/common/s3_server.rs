@@ -199,3 +199,35 @@ pub fn fill(out: &mut impl std::io::Write, len: u64, seed: u64) {
         left -= n as u64;
     }
 }
+
+/// A gzip stream (stored blocks, so it costs no CPU to make) whose content
+/// is `len` bytes of [`fill`]: a dump the spool accepts as complete.
+pub fn fill_gzip(out: &mut impl std::io::Write, len: u64, seed: u64) {
+    let mut gz = flate2::write::GzEncoder::new(out, flate2::Compression::none());
+    fill(&mut gz, len, seed);
+    gz.finish().expect("finish gzip stream");
+}
+
+impl S3Server {
+    /// Keys of every object in `bucket` (files under its directory), sorted.
+    pub fn keys(&self, bucket: &str) -> Vec<String> {
+        fn walk(dir: &Path, base: &Path, out: &mut Vec<String>) {
+            let Ok(entries) = fs::read_dir(dir) else {
+                return;
+            };
+            for e in entries.filter_map(Result::ok) {
+                let path = e.path();
+                if path.is_dir() {
+                    walk(&path, base, out);
+                } else if let Ok(rel) = path.strip_prefix(base) {
+                    out.push(rel.to_string_lossy().into_owned());
+                }
+            }
+        }
+        let base = self.root.join(bucket);
+        let mut out = Vec::new();
+        walk(&base, &base, &mut out);
+        out.sort();
+        out
+    }
+}

@@ -262,7 +262,7 @@ impl Client {
     }
 }
 
-fn read_ca_file(path: &Path) -> Result<RootCerts, ClientError> {
+pub(crate) fn read_ca_file(path: &Path) -> Result<RootCerts, ClientError> {
     let shown = path.display().to_string();
     let mut pem = Vec::new();
     File::open(path)

@@ -381,7 +381,7 @@ mod tests {
             rss_anon_bytes: Some(123),
             baseline_bytes: None,
             jemalloc: None,
-            gzip_ok: true,
+            sha256: None,
             bytes: 5,
         };
         let h = metadata(&meta);

@@ -4,18 +4,23 @@
 //! Layout, one flat directory (mode 0700 when we create it):
 //! - `<stem>.pprof`: a complete dump, always with its metadata `<stem>.json`;
 //! - `.tmp-<stem>.pprof`, `.tmp-<stem>.json`: being written, or left by a
-//!   monitor that was killed mid-capture (removed by [`Spool::open`]).
+//!   monitor that was killed mid-capture (removed by [`Spool::open`]);
+//! - `<stem>.partial` + `<stem>.partial.json`: a reply that was not one
+//!   complete gzip stream, kept as evidence (never uploaded; the newest
+//!   [`EVIDENCE_KEPT`] are kept).
 //!
 //! `<stem>` = `{UTC %Y%m%dT%H%M%S}{millis:03}Z-{seq:06}-{pid}-{reason}`, so
 //! names sort oldest first; `seq` is process-wide, so two dumps in the same
 //! millisecond never share a name. A commit writes and fsyncs both temp files,
 //! renames the metadata, renames the dump LAST, then fsyncs the directory: a
-//! crash leaves either no final dump or one with its metadata. The size cap
-//! refuses new dumps; nothing undelivered is ever deleted to make room.
+//! crash leaves either no final dump, or one with its metadata, or a final
+//! metadata file beside its synced `.tmp-` dump, which `open` recovers. The
+//! size cap refuses new dumps; nothing undelivered is ever deleted to make
+//! room.
 //!
-//! One monitor per spool directory: `open` removes every `.tmp-*` file.
+//! One monitor per spool directory: `open` removes every other `.tmp-*` file.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::VecDeque;
 use std::fmt;
 use std::fs::{self, DirBuilder, File};
 use std::io;
@@ -26,12 +31,15 @@ use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::config::SpoolConfig;
+use crate::core::event::CaptureFailure;
+use crate::core::gzip::GzipError;
 use crate::core::timefmt::Utc;
 
 mod meta;
+mod tidy;
 mod writer;
 
-pub use meta::Meta;
+pub use crate::core::spool_meta::Meta;
 pub use writer::SpoolWriter;
 
 use meta::{read_meta, rebuild_meta};
@@ -39,6 +47,9 @@ use meta::{read_meta, rebuild_meta};
 const TMP_PREFIX: &str = ".tmp-";
 const DUMP_EXT: &str = ".pprof";
 const META_EXT: &str = ".json";
+const EVIDENCE_EXT: &str = ".partial";
+/// Incomplete replies kept as evidence; older ones are deleted.
+pub const EVIDENCE_KEPT: usize = 3;
 /// How many recent S3 keys are remembered to avoid collisions.
 const RECENT_KEYS: usize = 64;
 
@@ -61,6 +72,23 @@ pub enum SpoolError {
         path: Option<PathBuf>,
         reason: String,
     },
+    /// The reply is not one complete gzip stream: refused as a dump, kept
+    /// as evidence at `evidence` (when that worked).
+    Incomplete {
+        evidence: Option<PathBuf>,
+        cause: GzipError,
+    },
+}
+
+impl SpoolError {
+    /// The capture failure this is (`core::event` vocabulary).
+    pub fn capture_failure(&self) -> CaptureFailure {
+        match self {
+            SpoolError::Full { .. } => CaptureFailure::SpoolFull,
+            SpoolError::Io { .. } | SpoolError::BadMeta { .. } => CaptureFailure::Io,
+            SpoolError::Incomplete { cause, .. } => cause.failure(),
+        }
+    }
 }
 
 impl fmt::Display for SpoolError {
@@ -78,6 +106,18 @@ impl fmt::Display for SpoolError {
                 reason,
             } => write!(f, "spool metadata {}: {reason}", path.display()),
             SpoolError::BadMeta { path: None, reason } => write!(f, "spool metadata: {reason}"),
+            SpoolError::Incomplete {
+                evidence: Some(path),
+                cause,
+            } => write!(
+                f,
+                "dump refused: {cause} (kept as evidence at {}, not uploaded)",
+                path.display()
+            ),
+            SpoolError::Incomplete {
+                evidence: None,
+                cause,
+            } => write!(f, "dump refused: {cause}"),
         }
     }
 }
@@ -86,6 +126,7 @@ impl std::error::Error for SpoolError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             SpoolError::Io { source, .. } => Some(source),
+            SpoolError::Incomplete { cause, .. } => Some(cause),
             _ => None,
         }
     }
@@ -139,8 +180,9 @@ struct Inner {
 }
 
 impl Spool {
-    /// Creates the directory (0700) if needed, removes leftovers of a killed
-    /// monitor (`.tmp-*`, metadata without its dump), and sums what is pending.
+    /// Creates the directory (0700) if needed, recovers a commit cut short,
+    /// removes leftovers of a killed monitor (`.tmp-*`, metadata without its
+    /// dump), and sums what is pending.
     pub fn open(cfg: &SpoolConfig) -> Result<Spool, SpoolError> {
         let dir = cfg.dir.clone();
         DirBuilder::new()
@@ -148,26 +190,9 @@ impl Spool {
             .mode(0o700)
             .create(&dir)
             .map_err(io_err(&dir))?;
-        let names = list(&dir)?;
-        let dumps: HashSet<&str> = names
-            .iter()
-            .filter_map(|(name, _)| name.strip_suffix(DUMP_EXT))
-            .collect();
-        let mut used: u64 = 0;
-        for (name, len) in &names {
-            let path = dir.join(name);
-            let orphan_meta = name
-                .strip_suffix(META_EXT)
-                .is_some_and(|stem| !dumps.contains(stem));
-            if name.starts_with(TMP_PREFIX) || orphan_meta {
-                remove_if_present(&path)?;
-            } else if name.ends_with(DUMP_EXT) || name.ends_with(META_EXT) {
-                used = used.saturating_add(*len);
-                if let Some(seq) = name.split('-').nth(1).and_then(|s| s.parse::<u64>().ok()) {
-                    SEQ.fetch_max(seq.saturating_add(1), Ordering::Relaxed);
-                }
-            }
-        }
+        let found = tidy::tidy(&dir)?;
+        SEQ.fetch_max(found.next_seq, Ordering::Relaxed);
+        let used = found.used;
         let spool = Spool {
             inner: Arc::new(Inner {
                 dir,
@@ -285,7 +310,7 @@ impl Spool {
         };
         let (meta, meta_bytes) = match read_meta(&meta_path) {
             Ok(found) => found,
-            Err(_) => (rebuild_meta(stem, &dump, &info), 0),
+            Err(_) => (rebuild_meta(stem, &info), 0),
         };
         Ok(Some(Pending {
             dump,
@@ -294,6 +319,31 @@ impl Spool {
             bytes: info.len(),
             meta_bytes,
         }))
+    }
+
+    /// Deletes all but the newest [`EVIDENCE_KEPT`] `.partial` files (and
+    /// their metadata), giving back their bytes. Best effort.
+    fn prune_evidence(&self) {
+        let Ok(names) = list(&self.inner.dir) else {
+            return;
+        };
+        let mut evidence: Vec<(String, u64)> = names
+            .into_iter()
+            .filter(|(n, _)| !n.starts_with('.') && n.ends_with(EVIDENCE_EXT))
+            .collect();
+        evidence.sort_unstable();
+        let old = evidence.len().saturating_sub(EVIDENCE_KEPT);
+        for (name, len) in evidence.into_iter().take(old) {
+            let path = self.inner.dir.join(&name);
+            let meta = self.inner.dir.join(format!("{name}{META_EXT}"));
+            let meta_len = fs::symlink_metadata(&meta).map_or(0, |m| m.len());
+            if matches!(remove_if_present(&path), Ok(true)) {
+                self.release(len);
+            }
+            if matches!(remove_if_present(&meta), Ok(true)) {
+                self.release(meta_len);
+            }
+        }
     }
 
     /// Adds `n` bytes unless that would pass the cap.

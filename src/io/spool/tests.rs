@@ -1,97 +1,162 @@
-use serde_json::{json, Value};
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::UNIX_EPOCH;
 
 use super::*;
-use crate::io::heapdump::JemallocStats;
+use crate::config::SpoolConfig;
 
-fn sample_meta() -> Meta {
+/// A real reply of the demo target's heap-dump socket.
+const REAL: &[u8] = include_bytes!("../../../tests/fixtures/heap/demo-target.pprof.gz");
+
+fn scratch(tag: &str) -> PathBuf {
+    static N: AtomicU64 = AtomicU64::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "mm-spool-unit-{tag}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = fs::remove_dir_all(&dir);
+    dir
+}
+
+fn open(dir: &Path) -> Spool {
+    Spool::open(&SpoolConfig {
+        dir: dir.to_path_buf(),
+        max_bytes: 1 << 30,
+    })
+    .unwrap()
+}
+
+fn meta(key: &str) -> Meta {
     Meta {
-        key: "dumps/pod-a-2023-11-14-22-13-20-slow-leak.pprof".into(),
-        pod: "pod-a".into(),
-        target: "my \"service\"\n".into(),
-        pid: 4242,
-        reason: "slow-leak".into(),
-        unix_ms: 1_700_000_000_123,
-        rss_anon_bytes: Some(734_003_200),
-        baseline_bytes: None,
-        jemalloc: Some(JemallocStats {
-            allocated: 1,
-            active: 2,
-            resident: 3,
-            mapped: 4,
-            retained: 5,
-            metadata: 6,
-        }),
-        gzip_ok: true,
-        bytes: 98_765,
-    }
-}
-
-#[test]
-fn meta_json_round_trips() {
-    let meta = sample_meta();
-    assert_eq!(Meta::from_json(meta.to_json().as_bytes()).unwrap(), meta);
-    let bare = Meta {
-        jemalloc: None,
-        rss_anon_bytes: None,
-        ..sample_meta()
-    };
-    assert_eq!(Meta::from_json(bare.to_json().as_bytes()).unwrap(), bare);
-}
-
-#[test]
-fn meta_json_is_the_expected_text() {
-    let text = Meta {
-        jemalloc: None,
+        key: key.into(),
+        pod: "pod".into(),
         target: "svc".into(),
-        ..sample_meta()
-    }
-    .to_json();
-    let expected = r#"{
-  "baseline_bytes": null,
-  "bytes": 98765,
-  "gzip_ok": true,
-  "jemalloc": null,
-  "key": "dumps/pod-a-2023-11-14-22-13-20-slow-leak.pprof",
-  "pid": 4242,
-  "pod": "pod-a",
-  "reason": "slow-leak",
-  "rss_anon_bytes": 734003200,
-  "target": "svc",
-  "unix_ms": 1700000000123
-}
-"#;
-    assert_eq!(text, expected);
-}
-
-#[test]
-fn every_truncated_prefix_of_meta_is_an_error_not_a_panic() {
-    let json = sample_meta().to_json();
-    let bytes = json.trim_end().as_bytes();
-    for end in 0..bytes.len() {
-        assert!(
-            Meta::from_json(&bytes[..end]).is_err(),
-            "prefix {end} parsed"
-        );
+        pid: 7,
+        reason: "spike".into(),
+        unix_ms: 1_700_000_000_000,
+        rss_anon_bytes: None,
+        baseline_bytes: None,
+        jemalloc: None,
+        bytes: 0,
+        sha256: None,
     }
 }
 
+fn names(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    v.sort();
+    v
+}
+
 #[test]
-fn bad_meta_names_the_field() {
-    let mut json: Value = serde_json::from_str(&sample_meta().to_json()).unwrap();
-    json["key"] = json!(1);
-    let err = Meta::from_json(json.to_string().as_bytes()).unwrap_err();
-    assert_eq!(err.to_string(), "spool metadata: `key` must be a string");
-    json["key"] = json!("k");
-    json["pid"] = json!(u64::MAX);
-    let err = Meta::from_json(json.to_string().as_bytes()).unwrap_err();
-    assert_eq!(err.to_string(), "spool metadata: `pid` is too large");
-    json["pid"] = json!(1);
-    json["jemalloc"] = json!({"allocated": "lots"});
-    let err = Meta::from_json(json.to_string().as_bytes()).unwrap_err();
-    assert_eq!(
-        err.to_string(),
-        "spool metadata: `jemalloc`: `allocated` is not an unsigned integer"
+fn a_complete_dump_commits_with_its_digest() {
+    let dir = scratch("ok");
+    let spool = open(&dir);
+    let mut w = spool.begin(7, "spike", SystemTime::now()).unwrap();
+    for part in REAL.chunks(100) {
+        w.write_all(part).unwrap();
+    }
+    let p = w.commit(meta("k.pprof")).unwrap();
+    let want = crate::core::hex::hex(ring::digest::digest(&ring::digest::SHA256, REAL).as_ref());
+    assert_eq!(p.meta.sha256.as_deref(), Some(want.as_str()));
+    assert_eq!(p.bytes, REAL.len() as u64);
+    assert_eq!(spool.pending().unwrap(), vec![p]);
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn an_incomplete_reply_is_kept_as_evidence_never_as_a_dump() {
+    let dir = scratch("half");
+    let spool = open(&dir);
+    let mut w = spool.begin(7, "spike", SystemTime::now()).unwrap();
+    w.write_all(&REAL[..REAL.len() / 2]).unwrap();
+    let err = w.commit(meta("k.pprof")).unwrap_err();
+    assert_eq!(err.capture_failure(), CaptureFailure::Truncated);
+    let SpoolError::Incomplete {
+        evidence: Some(evidence),
+        ..
+    } = &err
+    else {
+        panic!("{err:?}");
+    };
+    assert!(
+        err.to_string()
+            .starts_with("dump refused: truncated gzip stream"),
+        "{err}"
     );
+    assert_eq!(fs::read(evidence).unwrap(), &REAL[..REAL.len() / 2]);
+    assert!(spool.pending().unwrap().is_empty());
+    let used = spool.used_bytes();
+    assert!(used > REAL.len() as u64 / 2, "evidence is counted: {used}");
+    // It survives a restart, still not pending, and the count is the same.
+    let again = open(&dir);
+    assert!(again.pending().unwrap().is_empty());
+    assert_eq!(again.used_bytes(), used);
+    assert_eq!(names(&dir).len(), 2, "{:?}", names(&dir));
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn only_the_newest_evidence_is_kept() {
+    let dir = scratch("prune");
+    let spool = open(&dir);
+    for i in 0..EVIDENCE_KEPT + 2 {
+        let mut w = spool.begin(7, "spike", SystemTime::now()).unwrap();
+        w.write_all(format!("not gzip {i}").as_bytes()).unwrap();
+        let err = w.commit(meta("k.pprof")).unwrap_err();
+        assert_eq!(err.capture_failure(), CaptureFailure::NotGzip);
+    }
+    let left = names(&dir);
+    assert_eq!(left.len(), 2 * EVIDENCE_KEPT, "{left:?}");
+    let newest = left.iter().rev().find(|n| n.ends_with(".partial")).unwrap();
+    let last = format!("not gzip {}", EVIDENCE_KEPT + 1);
+    assert_eq!(fs::read(dir.join(newest)).unwrap(), last.as_bytes());
+    let on_disk: u64 = left
+        .iter()
+        .map(|n| fs::metadata(dir.join(n)).unwrap().len())
+        .sum();
+    assert_eq!(spool.used_bytes(), on_disk);
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_commit_cut_between_its_renames_is_recovered_at_open() {
+    let dir = scratch("recover");
+    let spool = open(&dir);
+    let mut w = spool.begin(7, "spike", SystemTime::now()).unwrap();
+    w.write_all(REAL).unwrap();
+    let p = w.commit(meta("k.pprof")).unwrap();
+    drop(spool);
+    // Undo the last rename, as a crash right before it leaves the files.
+    let name = p.dump.file_name().unwrap().to_str().unwrap();
+    let tmp = dir.join(format!("{TMP_PREFIX}{name}"));
+    fs::rename(&p.dump, &tmp).unwrap();
+    // And an unfinished capture beside it, which must go.
+    fs::write(
+        dir.join(".tmp-20200101T000000000Z-000001-7-spike.pprof"),
+        b"\x1f",
+    )
+    .unwrap();
+    let spool = open(&dir);
+    assert_eq!(spool.pending().unwrap(), vec![p.clone()]);
+    assert_eq!(fs::read(&p.dump).unwrap(), REAL);
+    assert_eq!(names(&dir).len(), 2, "{:?}", names(&dir));
+    // A temp dump whose size differs from its metadata is not complete.
+    fs::rename(&p.dump, &tmp).unwrap();
+    fs::OpenOptions::new()
+        .append(true)
+        .open(&tmp)
+        .unwrap()
+        .write_all(b"x")
+        .unwrap();
+    let spool = open(&dir);
+    assert!(spool.pending().unwrap().is_empty());
+    assert!(names(&dir).is_empty(), "{:?}", names(&dir));
+    fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]

@@ -1,0 +1,210 @@
+//! CPU per steady-state tick (PRODUCT §5: at most 1.5× a minimal loop): the
+//! real monitor next to `examples/minimal_loop` (pread the same
+//! `/proc/<pid>/status`, sleep the same interval), at 20 ms and 100 ms.
+//!
+//! A round starts a fresh monitor and a fresh minimal loop at each interval,
+//! all four on one demo target, and once both monitors are in steady state
+//! (window full, baseline set) takes the CPU time of each over the round. On
+//! a VM the wake-up, not the read, dominates a tick and its cost depends on
+//! what else wakes near it, so the phase the processes start with biases one
+//! run either way; fresh processes draw fresh phases, and the figure is the
+//! median of the per-round ratios (the ratio of the totals is printed too).
+//! Then the same with a crowd of idle processes on the host (a healthy tick
+//! never scans `/proc`), and the bare cost of one pread.
+//!
+//! Knobs (env): `BENCH_ROUNDS` (8) × `BENCH_ROUND_SECONDS` (8) quiet rounds;
+//! `BENCH_CROWD_ROUNDS` (3) × `BENCH_CROWD_ROUND_SECONDS` (6) rounds with
+//! `BENCH_CROWD` (500) extra idle processes; `BENCH_PREADS` (100000) preads
+//! timed back to back; `BENCH_CPU` (unset) pins the compared loops to a CPU.
+//! Binaries: `MEMORY_MONITOR_RELEASE`, `DEMO_TARGET` (`just bench` sets them).
+
+#[path = "bench_util/mod.rs"]
+mod bench_util;
+
+use std::process::{Command, ExitCode};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use bench_util::{Proc, Result, Table, Work};
+
+/// One round's CPU time, ns: monitor and minimal loop at 20 ms, then at 100 ms.
+struct Round {
+    wall_ns: f64,
+    cpu: [f64; 4],
+}
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("bench_tick_cpu: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<()> {
+    let rounds: u32 = bench_util::knob("BENCH_ROUNDS", 8)?;
+    let secs: u64 = bench_util::knob("BENCH_ROUND_SECONDS", 8)?;
+    let crowd_rounds: u32 = bench_util::knob("BENCH_CROWD_ROUNDS", 3)?;
+    let crowd_secs: u64 = bench_util::knob("BENCH_CROWD_ROUND_SECONDS", 6)?;
+    let crowd_size: usize = bench_util::knob("BENCH_CROWD", 500)?;
+    let preads: u64 = bench_util::knob("BENCH_PREADS", 100_000)?;
+    let work = Work::new("bench-tick-cpu")?;
+    let target_name = format!("mmcpu{}", std::process::id());
+    let target = bench_util::start_demo(&work, &target_name)?;
+    let mut table = Table::default();
+
+    let before = process_count();
+    println!("== {rounds} rounds of {secs}s: monitor and minimal loop side by side at 20 ms and 100 ms ({before} processes)");
+    let quiet = (1..=rounds)
+        .map(|n| round(&work, &target, &target_name, "quiet", n, secs))
+        .collect::<Result<Vec<_>>>()?;
+    summarize(&mut table, &quiet, "");
+
+    println!(
+        "== one bare pread of /proc/{}/status ({preads} in a tight loop)",
+        target.pid()
+    );
+    let out = Command::new(bench_util::sibling("minimal_loop")?)
+        .args([
+            "--pread-cost",
+            &target.pid().to_string(),
+            &preads.to_string(),
+        ])
+        .output()
+        .map_err(|e| format!("minimal_loop --pread-cost: {e}"))?;
+    let line = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    println!("   {line}");
+    let ns: f64 = number(&line, "ns_per_pread")?;
+    let bytes = bench_util::field(&line, "bytes").unwrap_or("?");
+    table.row(
+        format!("bare pread of /proc/<pid>/status ({bytes} bytes)"),
+        format!("{:.2} us", ns / 1e3),
+    );
+
+    println!("== starting {crowd_size} idle processes");
+    let mut crowd = Vec::with_capacity(crowd_size);
+    for i in 0..crowd_size {
+        crowd.push(bench_util::spawn(
+            &work,
+            &format!("idle{i}"),
+            Command::new("sleep").arg("3600"),
+        )?);
+    }
+    let crowded = process_count();
+    println!("== {crowd_rounds} rounds of {crowd_secs}s with {crowded} processes on the host");
+    let busy = (1..=crowd_rounds)
+        .map(|n| round(&work, &target, &target_name, "crowd", n, crowd_secs))
+        .collect::<Result<Vec<_>>>()?;
+    drop(crowd);
+    summarize(&mut table, &busy, &format!(", +{crowd_size} idle procs"));
+    table.row(
+        "  processes on the host: first rounds / crowded rounds",
+        format!("{before} / {crowded}"),
+    );
+
+    table.print("tick CPU: monitor vs minimal loop");
+    println!("CPU ratios: median over rounds of fresh monitor + minimal-loop pairs run side by side; on a VM the");
+    println!("wake-up, not the read, dominates a tick and its cost varies per process incarnation (see the range).");
+    Ok(())
+}
+
+/// Round `n` of the `label` series.
+fn round(work: &Work, target: &Proc, name: &str, label: &str, n: u32, secs: u64) -> Result<Round> {
+    let pid = target.pid();
+    let id = format!("{label}{n}");
+    let m20 = bench_util::monitor(work, &format!("mon20-{id}"), name, "20ms", &[])?;
+    let m100 = bench_util::monitor(work, &format!("mon100-{id}"), name, "100ms", &[])?;
+    let l20 = bench_util::minimal_loop(work, &format!("min20-{id}"), pid, 20)?;
+    let l100 = bench_util::minimal_loop(work, &format!("min100-{id}"), pid, 100)?;
+    let mut procs = [m20, l20, m100, l100];
+    for m in [0, 2] {
+        procs[m].wait_line(
+            Duration::from_secs(30),
+            bench_util::event_for("baseline", pid),
+        )?;
+    }
+    let sample = |procs: &[Proc; 4]| -> Result<(Instant, [u64; 4])> {
+        let mut cpu = [0; 4];
+        for (c, p) in cpu.iter_mut().zip(procs) {
+            *c = bench_util::cpu_ns(p.pid())?;
+        }
+        Ok((Instant::now(), cpu))
+    };
+    let (t0, c0) = sample(&procs)?;
+    thread::sleep(Duration::from_secs(secs));
+    let (t1, c1) = sample(&procs)?;
+    for p in &mut procs {
+        p.alive()?;
+    }
+    let wall_ns = (t1 - t0).as_nanos() as f64;
+    let mut cpu = [0.0; 4];
+    for i in 0..4 {
+        cpu[i] = (c1[i] - c0[i]) as f64;
+    }
+    let per_tick = |i: usize, ms: f64| cpu[i] * ms * 1e6 / wall_ns / 1e3;
+    println!(
+        "   round {n}: 20 ms {:.1} vs {:.1} us/tick, 100 ms {:.1} vs {:.1} us/tick (monitor vs minimal)",
+        per_tick(0, 20.0),
+        per_tick(1, 20.0),
+        per_tick(2, 100.0),
+        per_tick(3, 100.0)
+    );
+    Ok(Round { wall_ns, cpu })
+}
+
+fn summarize(table: &mut Table, rounds: &[Round], suffix: &str) {
+    let wall: f64 = rounds.iter().map(|r| r.wall_ns).sum();
+    for (at, (m, l)) in [(20.0, (0, 1)), (100.0, (2, 3))] {
+        let ticks = (wall / (at * 1e6)).floor().max(1.0);
+        let total = |i: usize| rounds.iter().map(|r| r.cpu[i]).sum::<f64>();
+        let mut ratios: Vec<f64> = rounds
+            .iter()
+            .map(|r| r.cpu[m] / r.cpu[l].max(1.0))
+            .collect();
+        let median = bench_util::median(&mut ratios);
+        let (lo, hi) = (
+            ratios.first().copied().unwrap_or(0.0),
+            ratios.last().copied().unwrap_or(0.0),
+        );
+        table.row(
+            format!("CPU/tick @{at}ms, monitor vs minimal loop{suffix}"),
+            format!(
+                "{:.1} us vs {:.1} us ({ticks} ticks in {} rounds)",
+                total(m) / ticks / 1e3,
+                total(l) / ticks / 1e3,
+                rounds.len()
+            ),
+        );
+        table.budget(
+            format!("  monitor/minimal @{at}ms{suffix}, median (budget <= 1.5x)"),
+            format!(
+                "{median:.2}x (rounds {lo:.2}x..{hi:.2}x, totals {:.2}x)",
+                total(m) / total(l).max(1.0)
+            ),
+            median <= 1.5,
+        );
+    }
+}
+
+fn number(line: &str, key: &str) -> Result<f64> {
+    bench_util::field(line, key)
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| format!("no {key}= in {line:?}"))
+}
+
+fn process_count() -> usize {
+    std::fs::read_dir("/proc")
+        .map(|d| {
+            d.flatten()
+                .filter(|e| {
+                    e.file_name()
+                        .to_string_lossy()
+                        .bytes()
+                        .all(|b| b.is_ascii_digit())
+                })
+                .count()
+        })
+        .unwrap_or(0)
+}

@@ -1,0 +1,426 @@
+//! The loop, on one thread: where `core` meets `io`. It decides nothing:
+//! each tick it `pread`s every tracked target's open status file into one
+//! fixed buffer, feeds the target's [`Lifecycle`] and carries out the
+//! actions it returns (capture, log, phase), then sleeps until the next
+//! deadline. A steady-state tick allocates nothing and never scans `/proc`;
+//! scans run only on the ticks where one is due (`core::lifecycle::rescan`:
+//! backing off while a target is missing, every 30 s while all are healthy). Dumps go to the capture
+//! worker, so a slow socket never delays sampling; their outcomes come back
+//! to the lifecycle on a later tick.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::capture::{Done, Job, Worker};
+use crate::config::{Config, TargetSpec};
+use crate::core::event::{CaptureOutcome, Kind};
+use crate::core::lifecycle::pairing::{Ended, Pairing};
+use crate::core::lifecycle::rescan::Rescan;
+use crate::core::lifecycle::{self, Action, Capture, Lifecycle, Phase, Tick};
+use crate::io::discover::{self, Found, Incarnation};
+use crate::io::procfs::{self, ReadError, StatusFile};
+use crate::io::{heapdump, log, spool::Spool};
+use crate::sys::signal;
+
+mod record;
+mod report;
+mod restart;
+
+use record::Recorder;
+use report::{opt, report, spec_text};
+use restart::Restarts;
+
+/// How long shutdown waits for a dump in flight.
+const CAPTURE_GRACE: Duration = Duration::from_millis(1500);
+
+struct Target {
+    inc: Incarnation,
+    ppid: u32,
+    name: String,
+    socket: PathBuf,
+    status: StatusFile,
+    life: Lifecycle,
+    record: Option<Recorder>,
+    /// The restart sequence and the pidfd it signals through (RESTART_SIGNALS).
+    restart: Option<restart::Handle>,
+}
+
+pub struct Monitor {
+    config: Config,
+    params: lifecycle::Params,
+    targets: Vec<Target>,
+    capture: Option<Worker>,
+    waiting_logged: bool,
+    rescan: Rescan,
+    pairing: Pairing,
+    lost: usize,
+    recorded_once: bool,
+    restarts: Option<Restarts>,
+}
+
+impl Monitor {
+    /// `spool` is `None` when it could not be opened: monitoring goes on,
+    /// events are reported without dumps. `on_done` hears about every capture.
+    pub fn new(
+        config: Config,
+        spool: Option<Spool>,
+        on_done: Box<dyn Fn(&Done) + Send>,
+    ) -> Monitor {
+        let capture = spool.and_then(|spool| {
+            let prefix = config
+                .s3
+                .as_ref()
+                .map(|s| s.prefix.clone())
+                .unwrap_or_default();
+            let worker = Worker::spawn(
+                spool,
+                config.capture.clone(),
+                config.pod_name.clone(),
+                prefix,
+                on_done,
+            );
+            worker
+                .map_err(|e| log::error("capture-unavailable", &[("error", &e)]))
+                .ok()
+        });
+        // A fixed pid has nothing new to find while it is healthy.
+        let periodic = !matches!(config.target, TargetSpec::Pid(_));
+        Monitor {
+            restarts: config.restart.clone().map(Restarts::new),
+            params: config.lifecycle(),
+            config,
+            targets: Vec::new(),
+            capture,
+            waiting_logged: false,
+            rescan: Rescan::new(periodic),
+            pairing: Pairing::new(),
+            lost: 0,
+            recorded_once: false,
+        }
+    }
+
+    /// Runs until SIGTERM / SIGINT.
+    pub fn run(mut self) {
+        let interval = self.config.detect.interval;
+        let mut buf = [0u8; 4096];
+        let mut deadline = Instant::now();
+        while !signal::stopping() {
+            let now = Instant::now();
+            if now < deadline {
+                // Woken between ticks for a restart sequence's next step.
+                self.restart_steps(now);
+            } else {
+                self.step(now, &mut buf);
+                deadline = deadline.checked_add(interval).unwrap_or(deadline);
+            }
+            let now = Instant::now();
+            if deadline < now {
+                deadline = now.checked_add(interval).unwrap_or(now);
+            }
+            let wake = Restarts::due(&self.targets).map_or(deadline, |d| d.min(deadline));
+            if signal::sleep(wake.saturating_duration_since(now)) {
+                break;
+            }
+        }
+        log::info("stopping", &[("signal", &signal::last_signal())]);
+        if let Some(r) = self.restarts.as_mut() {
+            for t in &mut self.targets {
+                r.abandon(t);
+            }
+        }
+        if let Some(worker) = self.capture.take() {
+            let handle = worker.finish();
+            let until = Instant::now() + CAPTURE_GRACE;
+            while !handle.is_finished() && Instant::now() < until {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+    }
+
+    /// One pass of the loop at `now`: capture outcomes, a scan when one is
+    /// due, then a sample of every target. Allocation-free once every target
+    /// is found and watched and no event fires.
+    pub fn step(&mut self, now: Instant, buf: &mut [u8]) {
+        self.outcomes(now);
+        if self.rescan.due(now) {
+            self.look(now);
+        }
+        self.tick(now, buf);
+        self.restart_steps(now);
+    }
+
+    /// Restart sequences' steps that are due.
+    fn restart_steps(&mut self, now: Instant) {
+        if let Some(r) = self.restarts.as_mut() {
+            for t in &mut self.targets {
+                r.poll(t, now);
+            }
+        }
+    }
+
+    /// The targets being watched (found, past the delay and the settle).
+    pub fn watching(&self) -> usize {
+        self.targets.iter().filter(|t| t.life.watching()).count()
+    }
+
+    fn tick(&mut self, now: Instant, buf: &mut [u8]) {
+        let mut i = 0;
+        while i < self.targets.len() {
+            let Some(t) = self.targets.get_mut(i) else {
+                break;
+            };
+            match t.status.read(buf) {
+                Ok(sample) => {
+                    if let (Some(r), Some(bytes)) =
+                        (&mut t.record, sample.rss_anon.or(sample.vm_rss))
+                    {
+                        r.row(now, bytes);
+                    }
+                    let actions = t.life.on_tick(&Tick {
+                        now,
+                        sample,
+                        cgroup: None,
+                    });
+                    for a in actions {
+                        self.act(i, a, now);
+                    }
+                    i += 1;
+                }
+                Err(ReadError::Gone) => {
+                    let t = self.targets.swap_remove(i);
+                    self.gone(t);
+                }
+                Err(ReadError::Io(e)) => {
+                    log::warn(
+                        "sample-skipped",
+                        &[("target", &t.name), ("pid", &t.inc.pid), ("error", &e)],
+                    );
+                    i += 1;
+                }
+            }
+        }
+    }
+
+    /// Hands finished captures to their target's lifecycle.
+    fn outcomes(&mut self, now: Instant) {
+        while let Some(done) = self.capture.as_ref().and_then(Worker::try_done) {
+            let inc = Incarnation {
+                pid: done.pid,
+                starttime: done.starttime,
+            };
+            // The target may be gone meanwhile: its outcome has no one to go to.
+            if let Some(i) = self.targets.iter().position(|t| t.inc == inc) {
+                self.outcome(i, done.kind, done.outcome, now);
+            }
+        }
+    }
+
+    fn outcome(&mut self, i: usize, kind: Kind, outcome: CaptureOutcome, now: Instant) {
+        let Some(t) = self.targets.get_mut(i) else {
+            return;
+        };
+        for a in t.life.on_capture(kind, outcome, now) {
+            self.act(i, a, now);
+        }
+    }
+
+    fn act(&mut self, i: usize, action: Action, now: Instant) {
+        let Some(t) = self.targets.get(i) else {
+            return;
+        };
+        match action {
+            Action::Capture(c) => self.request(i, c, now),
+            Action::Handled(kind) => {
+                if let (Some(r), Some(t)) = (self.restarts.as_mut(), self.targets.get_mut(i)) {
+                    r.handled(t, kind, now);
+                }
+            }
+            Action::Report(note) => report(t, &note, &self.config),
+            Action::Phase(Phase::BaselineDump { bytes }) => log::info(
+                "baseline-dump",
+                &[
+                    ("target", &t.name),
+                    ("pid", &t.inc.pid),
+                    ("rss_anon", &bytes),
+                ],
+            ),
+            Action::Phase(Phase::Watching) => log::info(
+                "watching",
+                &[
+                    ("target", &t.name),
+                    ("pid", &t.inc.pid),
+                    ("window", &self.params.detect.window_size),
+                ],
+            ),
+            Action::Retry {
+                kind,
+                failed,
+                attempt,
+                after,
+            } => log::warn(
+                "dump-retry",
+                &[
+                    ("target", &t.name),
+                    ("pid", &t.inc.pid),
+                    ("reason", &kind),
+                    ("outcome", &failed.as_str()),
+                    ("attempt", &attempt),
+                    ("after_ms", &after.as_millis()),
+                ],
+            ),
+        }
+    }
+
+    fn request(&mut self, i: usize, c: Capture, now: Instant) {
+        let Some(t) = self.targets.get(i) else {
+            return;
+        };
+        let job = Job {
+            pid: t.inc.pid,
+            starttime: t.inc.starttime,
+            target: t.name.clone(),
+            socket: t.socket.clone(),
+            kind: c.kind,
+            attempt: c.attempt,
+            rss_anon_bytes: Some(c.bytes),
+            baseline_bytes: c.baseline,
+            requested: SystemTime::now(),
+        };
+        let sent = self.capture.as_ref().is_some_and(|w| w.request(job));
+        if !sent {
+            log::warn(
+                "dump-not-taken",
+                &[
+                    ("target", &t.name),
+                    ("reason", &c.kind),
+                    ("why", &"no usable spool"),
+                ],
+            );
+            // No spool: a dump is impossible, like a target without a socket.
+            self.outcome(i, c.kind, CaptureOutcome::NoSocket, now);
+        }
+    }
+
+    fn gone(&mut self, mut t: Target) {
+        if let Some(r) = self.restarts.as_mut() {
+            r.gone(&mut t);
+        }
+        let last = t.life.last().unwrap_or_default();
+        log::warn(
+            "target-gone",
+            &[
+                ("target", &t.name),
+                ("pid", &t.inc.pid),
+                ("last_rss_anon", &opt(last.rss_anon)),
+                ("peak_vm_hwm", &opt(last.vm_hwm)),
+            ],
+        );
+        self.pairing.ended(Ended {
+            name: t.name,
+            ppid: t.ppid,
+            pid: t.inc.pid,
+            last,
+        });
+        self.lost += 1;
+        self.rescan.lost();
+        self.waiting_logged = false;
+    }
+
+    /// Scans for targets we do not track yet (when [`Rescan`] says so).
+    fn look(&mut self, now: Instant) {
+        let found = match discover::find(&self.config.target) {
+            Ok(found) => found,
+            Err(e) => {
+                log::warn("scan-failed", &[("error", &e)]);
+                Vec::new()
+            }
+        };
+        let mut added = 0;
+        for f in found {
+            if self.targets.iter().any(|t| t.inc == f.inc) {
+                continue;
+            }
+            match self.track(f, now) {
+                Ok(t) => {
+                    self.announce(&t);
+                    self.targets.push(t);
+                    added += 1;
+                }
+                Err(e) => log::warn("target-unreadable", &[("pid", &f.inc.pid), ("error", &e)]),
+            }
+        }
+        self.lost = self.lost.saturating_sub(added);
+        let missing = self.targets.is_empty() || self.lost > 0;
+        self.rescan.scanned(now, missing);
+        if self.targets.is_empty() && !self.waiting_logged {
+            log::info(
+                "waiting-for-target",
+                &[("target", &spec_text(&self.config.target))],
+            );
+            self.waiting_logged = true;
+        }
+    }
+
+    fn announce(&mut self, t: &Target) {
+        let fields: [(&str, &dyn std::fmt::Display); 4] = [
+            ("target", &t.name),
+            ("pid", &t.inc.pid),
+            ("starttime", &t.inc.starttime),
+            ("socket", &t.socket.display()),
+        ];
+        match self.pairing.found(&t.name, t.ppid) {
+            Some(e) => log::warn(
+                "restart",
+                &[
+                    fields[0],
+                    ("old_pid", &e.pid),
+                    fields[1],
+                    ("last_rss_anon", &opt(e.last.rss_anon)),
+                    ("peak_vm_hwm", &opt(e.last.vm_hwm)),
+                ],
+            ),
+            None => log::info("target-found", &fields),
+        }
+    }
+
+    fn track(&mut self, f: Found, now: Instant) -> std::io::Result<Target> {
+        let inc = f.inc;
+        let status = StatusFile::open(inc.pid)?;
+        // The file may belong to a newer process that reused the pid.
+        if procfs::starttime(inc.pid)? != inc.starttime {
+            return Err(std::io::Error::other("pid reused while opening"));
+        }
+        let exe = procfs::socket_name(inc.pid).unwrap_or_default();
+        let name = match &self.config.target {
+            TargetSpec::Name(n) => n.clone(),
+            _ => procfs::comm(inc.pid).unwrap_or_else(|_| exe.clone()),
+        };
+        // Right after the status file, bound to the same start time.
+        let restart = self.restarts.as_ref().map(|r| r.bind(inc, &name));
+        let record = self.recorder(inc.pid);
+        Ok(Target {
+            inc,
+            ppid: f.ppid,
+            socket: heapdump::socket_path(&self.config.capture, &exe),
+            name,
+            restart,
+            status,
+            life: Lifecycle::new(self.params, now),
+            record,
+        })
+    }
+
+    /// The first target records to FILE itself, later ones to `FILE.<pid>`.
+    fn recorder(&mut self, pid: u32) -> Option<Recorder> {
+        let path = self.config.record.as_ref()?;
+        let path = if self.recorded_once {
+            PathBuf::from(format!("{}.{pid}", path.display()))
+        } else {
+            path.clone()
+        };
+        self.recorded_once = true;
+        Recorder::create(&path)
+            .map_err(|e| log::error("record-failed", &[("file", &path.display()), ("error", &e)]))
+            .ok()
+    }
+}

@@ -1,0 +1,134 @@
+//! Faults on the delivery path, on the real binary with a real S3 server
+//! (s3s-fs): a reply that is not a complete gzip stream is never delivered
+//! as a `.pprof`, and is kept as evidence.
+
+mod common;
+#[path = "common/s3_server.rs"]
+mod s3_server;
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::*;
+use s3_server::{S3Server, ACCESS_KEY, SECRET_KEY};
+
+const T: Duration = Duration::from_secs(30);
+/// A real reply of the demo target's heap-dump socket.
+const REAL: &[u8] = include_bytes!("fixtures/heap/demo-target.pprof.gz");
+
+/// A heap-dump server: `stats` gets `{}`; `dump` gets the first
+/// `dump_len` bytes of [`REAL`] (changeable while it runs), then a close.
+fn dump_server(path: &Path, dump_len: Arc<AtomicUsize>) {
+    let listener = UnixListener::bind(path).unwrap();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { return };
+            let mut line = String::new();
+            let _ = BufReader::new(&conn).read_line(&mut line);
+            match line.as_str() {
+                "stats\n" => {
+                    let _ = conn.write_all(b"{}");
+                }
+                "dump\n" => reply(&mut conn, &REAL[..dump_len.load(Ordering::SeqCst)]),
+                _ => {}
+            }
+        }
+    });
+}
+
+fn reply(conn: &mut UnixStream, bytes: &[u8]) {
+    for piece in bytes.chunks(100) {
+        if conn.write_all(piece).is_err() {
+            return;
+        }
+    }
+}
+
+fn s3_env(s3: &S3Server, spool: &Path, sock: &Path, name: &str) -> Vec<(String, String)> {
+    [
+        ("BINARY_NAME", name),
+        ("S3_BUCKET", "dumps"),
+        ("S3_PATH_PREFIX", "faults/"),
+        ("AWS_ENDPOINT_URL_S3", s3.endpoint().as_str()),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ACCESS_KEY_ID", ACCESS_KEY),
+        ("AWS_SECRET_ACCESS_KEY", SECRET_KEY),
+        ("AWS_EC2_METADATA_DISABLED", "true"),
+        ("SPOOL_DIR", spool.to_str().unwrap()),
+        ("HEAP_DUMP_SOCKET", sock.to_str().unwrap()),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
+fn borrowed(v: &[(String, String)]) -> Vec<(&str, &str)> {
+    v.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
+}
+
+fn names(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn a_half_dump_is_kept_as_evidence_and_never_uploaded() {
+    let s3 = S3Server::start(&["dumps"]);
+    let dir = scratch("halfdump");
+    let sock = dir.join("dump.sock");
+    let dump_len = Arc::new(AtomicUsize::new(REAL.len() / 2));
+    dump_server(&sock, dump_len.clone());
+    let name = unique_name("mmhalf", 12);
+    let _t = start_target(
+        &named_target(&dir, &name),
+        &["--exit-after-secs", "90"],
+        &[],
+    );
+    let spool = dir.join("spool");
+    let env = s3_env(&s3, &spool, &sock, &name);
+
+    // A gzip header and half the deflate stream, then the server closes.
+    let mut m = monitor(&borrowed(&env));
+    let line = m.wait_for("a refused dump", T, |l| l.contains("truncated gzip stream"));
+    assert!(
+        line.contains(".partial"),
+        "the log names the evidence: {line}"
+    );
+    // The uploader had every chance to (it wakes at each commit); give it
+    // a moment, then nothing may be in the bucket or pending.
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(m.events("uploaded").is_empty(), "{:?}", m.lines());
+    assert_eq!(s3.keys("dumps"), Vec::<String>::new());
+    let files = names(&spool);
+    assert!(
+        files.iter().all(|f| !f.ends_with(".pprof")),
+        "no dump under a final name: {files:?}"
+    );
+    let evidence: Vec<_> = files.iter().filter(|f| f.ends_with(".partial")).collect();
+    assert_eq!(evidence.len(), 1, "{files:?}");
+    let kept = std::fs::read(spool.join(evidence[0])).unwrap();
+    assert_eq!(kept, &REAL[..REAL.len() / 2]);
+    m.proc.signal("TERM");
+    m.proc.wait_timeout(T).expect("monitor stops on SIGTERM");
+
+    // Next start, the target answers in full: that dump is delivered
+    // byte for byte, and the evidence stays where it is, unsent.
+    dump_len.store(REAL.len(), Ordering::SeqCst);
+    let m = monitor(&borrowed(&env));
+    let up = m.wait_for("an upload", T, |l| l.contains("event=uploaded"));
+    let key = field(&up, "key").unwrap();
+    assert!(key.ends_with("-baseline.pprof"), "{up}");
+    assert_eq!(s3.keys("dumps"), vec![key.to_string()]);
+    assert_eq!(std::fs::read(s3.object_path("dumps", key)).unwrap(), REAL);
+    assert_eq!(std::fs::read(spool.join(evidence[0])).unwrap(), kept);
+    assert!(m.events("uploaded").len() == 1, "{:?}", m.lines());
+}
