@@ -10,6 +10,7 @@ mod score;
 #[path = "../tests/traces/suite.rs"]
 mod suite;
 
+use memory_monitor::core::detectors::Detection;
 use score::{median_leak_latency, minutes, Alert, Outcome};
 use suite::{LabelKind, Trace};
 
@@ -29,9 +30,9 @@ fn main() {
     );
     let (mut compat, mut robust) = (Vec::new(), Vec::new());
     for t in &traces {
-        let c = score::score(t, &run::alerts(t, run::Detection::Compat));
-        let r = score::score(t, &run::alerts(t, run::Detection::Robust));
-        let hours = t.rows.len() as f64 * suite::STEP_S / 3600.0;
+        let c = score::score(t, &run::alerts(t, Detection::Compat));
+        let r = score::score(t, &run::alerts(t, Detection::Robust));
+        let hours = t.hours();
         println!(
             "{:<20} {:>5.1}  {:<34} {:<34}",
             t.name,
@@ -98,7 +99,7 @@ fn debug(traces: &[Trace]) {
         return;
     };
     for t in traces.iter().filter(|t| t.name == name) {
-        for d in [run::Detection::Compat, run::Detection::Robust] {
+        for d in [Detection::Compat, Detection::Robust] {
             for a in run::alerts(t, d) {
                 println!("{d:?} t={} {} dump={}", minutes(a.t), a.event, a.dump);
             }

@@ -4,6 +4,7 @@
 pub mod cgroup;
 pub mod cgroup_rules;
 pub mod detector;
+pub mod detectors;
 pub mod event;
 pub mod explain;
 pub mod gzip;

@@ -22,33 +22,12 @@
 //!   DUMP_COOLDOWN, and a dump of either (or a spike) restarts both;
 //!   time-to-limit and growth = DUMP_COOLDOWN each.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
+use crate::core::detector::{Event, Params};
 use crate::core::event::Kind;
 use crate::core::trend_rules::{Rate, Rule, TrendParams, Trends};
 use crate::core::window::Window;
-
-/// What the detector reports for one sample (the detector contract).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Event {
-    pub kind: Kind,
-    pub bytes: u64,
-    pub p50: u64,
-    pub p95: u64,
-    pub baseline: u64,
-    pub dump: bool,
-}
-
-/// Robust's parameters: the drop-in ones plus the trend rules.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RobustParams {
-    pub window_size: usize,
-    pub threshold_bytes: u64,
-    pub spike_multiplier_micros: u64,
-    pub spike_cooldown: Duration,
-    pub leak_cooldown: Duration,
-    pub trend: TrendParams,
-}
 
 /// Settling: compare the P50 rise over these two consecutive intervals.
 const SETTLE_STEP_S: u32 = 15 * 60;
@@ -67,7 +46,7 @@ pub fn default_rate(threshold_bytes: u64) -> Rate {
 }
 
 pub struct Robust {
-    p: RobustParams,
+    p: Params,
     window: Window,
     trends: Trends,
     /// Seconds (incarnation time) when the window first filled.
@@ -81,15 +60,17 @@ pub struct Robust {
 }
 
 impl Robust {
-    pub fn new(mut p: RobustParams) -> Robust {
-        if p.trend.leak_rate.is_none() {
-            p.trend.leak_rate = Some(default_rate(p.threshold_bytes));
+    /// The drop-in parameters and the trend rules (leak-rate defaults to
+    /// [`default_rate`]; fits must rise at least half the threshold).
+    pub fn new(p: Params, mut trend: TrendParams) -> Robust {
+        if trend.leak_rate.is_none() {
+            trend.leak_rate = Some(default_rate(p.threshold_bytes));
         }
-        p.trend.rise_min = p.threshold_bytes / 2;
+        trend.rise_min = p.threshold_bytes / 2;
         Robust {
             p,
             window: Window::new(p.window_size),
-            trends: Trends::new(p.trend),
+            trends: Trends::new(trend),
             full_at: None,
             baseline: None,
             crossed: None,
@@ -97,10 +78,6 @@ impl Robust {
             spike: Rule::default(),
             leak: Rule::default(),
         }
-    }
-
-    pub fn params(&self) -> &RobustParams {
-        &self.p
     }
 
     pub fn window(&self) -> &Window {
@@ -111,8 +88,9 @@ impl Robust {
         self.baseline
     }
 
-    pub fn set_limit(&mut self, limit: Option<u64>) {
-        self.trends.set_limit(limit);
+    /// The target cgroup's limit (MEMORY_LIMIT wins when set).
+    pub fn set_cgroup_limit(&mut self, limit: Option<u64>) {
+        self.trends.set_cgroup_limit(limit);
     }
 
     /// Forgets everything (a new incarnation) but the known limit.
@@ -142,7 +120,7 @@ impl Robust {
         let full_at = *self.full_at.get_or_insert(secs);
         let (p50, p95) = self.window.p50_p95()?;
         self.last_p50 = p50;
-        let fresh = self.trends.record(now, p50);
+        let fresh = self.trends.observe(now, p50);
         let baseline = self.baseline.unwrap_or(p50);
         let event = |kind, dump| Event {
             kind,
@@ -186,7 +164,7 @@ impl Robust {
         if let Some(dump) = self.leak.check(rising, now, self.p.leak_cooldown) {
             return Some(event(Kind::SlowLeak, dump));
         }
-        let (kind, dump) = self.trends.check(now, p50, fresh)?;
+        let (kind, dump) = self.trends.check(now)?;
         Some(event(kind, dump))
     }
 
@@ -228,12 +206,13 @@ impl Robust {
         })
     }
 
-    /// Whether the event's condition still holds (a failed capture is retried only then).
+    /// Whether the event's condition still holds (a failed capture is
+    /// retried only then); true for kinds that are not this detector's.
     pub fn holds(&self, kind: Kind) -> bool {
         match kind {
             Kind::Spike => self.spike.holds,
             Kind::SlowLeak => self.leak.holds,
-            k => self.trends.holds(k).unwrap_or(false),
+            k => self.trends.holds(k).unwrap_or(true),
         }
     }
 
@@ -254,5 +233,108 @@ impl Robust {
             self.crossed = None;
         }
         self.trends.handled(kind, now);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    const MB: u64 = 1_000_000;
+
+    fn robust() -> Robust {
+        let cooldown = Duration::from_secs(600);
+        let p = Params {
+            window_size: 60,
+            threshold_bytes: 100 * MB,
+            spike_multiplier_micros: 3_000_000,
+            spike_cooldown: cooldown,
+            leak_cooldown: cooldown,
+        };
+        Robust::new(p, TrendParams::off(cooldown))
+    }
+
+    /// Feeds `f(seconds)` every 10 s from `from` for `hours`, handling every
+    /// dump at once; returns the events with their time.
+    fn feed(
+        r: &mut Robust,
+        t0: Instant,
+        from: u64,
+        hours: f64,
+        f: impl Fn(f64) -> u64,
+    ) -> Vec<(u64, Event)> {
+        let mut out = Vec::new();
+        let end = from + (hours * 3600.0) as u64;
+        for s in (from..end).step_by(10) {
+            let now = t0 + Duration::from_secs(s);
+            if let Some(e) = r.on_sample(now, f(s as f64)) {
+                if e.dump {
+                    r.handled(e.kind, now);
+                }
+                out.push((s, e));
+            }
+        }
+        out
+    }
+
+    /// A little deterministic jitter (±0.3 %), so fits have residuals.
+    fn jitter(s: f64) -> f64 {
+        ((s * 0.7).sin() + (s * 1.3).cos()) * 1.5 * MB as f64
+    }
+
+    #[test]
+    fn a_warm_up_raises_nothing_and_the_baseline_waits_for_the_plateau() {
+        let t0 = Instant::now();
+        let mut r = robust();
+        let warm =
+            |s: f64| (1000.0 * MB as f64 * (1.0 - 0.75 * (-s / 360.0).exp()) + jitter(s)) as u64;
+        let ev = feed(&mut r, t0, 0, 6.0, warm);
+        assert_eq!(ev.len(), 1, "{ev:?}");
+        let (at, e) = ev[0];
+        assert_eq!((e.kind, e.dump), (Kind::Baseline, false));
+        // Not before 30 min after the window filled, and on the plateau.
+        assert!(at >= 40 * 60, "baseline at {at} s");
+        assert!(e.p50 > 990 * MB, "{e:?}");
+    }
+
+    #[test]
+    fn a_step_that_stays_flat_is_not_a_leak() {
+        let t0 = Instant::now();
+        let mut r = robust();
+        let step =
+            |s: f64| ((if s < 7200.0 { 1000.0 } else { 1250.0 }) * MB as f64 + jitter(s)) as u64;
+        let ev = feed(&mut r, t0, 0, 6.0, step);
+        assert!(ev.iter().all(|(_, e)| !e.dump), "{ev:?}");
+        // The baseline moved to the new level, silently.
+        assert!(r.baseline().is_some_and(|b| b > 1200 * MB));
+    }
+
+    #[test]
+    fn a_steady_leak_is_caught_and_a_spike_at_once() {
+        let t0 = Instant::now();
+        let mut r = robust();
+        let leak = |s: f64| {
+            (1000.0 * MB as f64 * (1.0 + 0.1 * ((s - 3600.0).max(0.0) / 3600.0)) + jitter(s)) as u64
+        };
+        let ev = feed(&mut r, t0, 0, 3.0, leak);
+        let first = ev.iter().find(|(_, e)| e.dump).expect("caught");
+        assert!(
+            matches!(first.1.kind, Kind::LeakRate | Kind::SlowLeak),
+            "{first:?}"
+        );
+        assert!(
+            first.0 > 3600 && first.0 < 3600 + 3600,
+            "after {} s",
+            first.0
+        );
+        // The leak still holds; a spike is caught on its first sample.
+        let now = t0 + Duration::from_secs(3 * 3600);
+        let e = r.on_sample(now, 5000 * MB).expect("spike");
+        assert_eq!((e.kind, e.dump), (Kind::Spike, true));
+        assert!(r.holds(Kind::Spike) && r.holds(Kind::OomKill));
+        r.handled(Kind::Spike, now);
+        r.reset();
+        assert_eq!((r.baseline(), r.window().len()), (None, 0));
     }
 }

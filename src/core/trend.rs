@@ -278,3 +278,57 @@ fn smooth(pts: &[Point], i: usize) -> u64 {
     }
     *v[..n].select_nth_unstable(n / 2).1
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ring(f: impl Fn(u32) -> u64, minutes: u32) -> Ring {
+        let mut r = Ring::default();
+        for m in 0..minutes {
+            r.push(Point {
+                secs: m * 60,
+                p50: f(m),
+            });
+        }
+        r
+    }
+
+    /// ±2 MB of deterministic wiggle.
+    fn wiggle(m: u32) -> u64 {
+        [0, 2, 1, 3, 0, 4, 2, 1][m as usize % 8] * 1_000_000
+    }
+
+    #[test]
+    fn a_line_grows_a_step_does_not() {
+        let line = ring(
+            |m| 1_000_000_000 + u64::from(m) * 1_000_000 + wiggle(m),
+            120,
+        );
+        let f = fit(&line.since(0)).expect("fit");
+        assert!((f.slope - 60e6).abs() < 2e6, "{f:?}");
+        assert!(f.linear && f.t > 10.0, "{f:?}");
+        let g = growing(&line, 0, 20e6, 30e6).expect("a leak at 60 MB/h");
+        assert!(g.rise >= 20e6);
+        assert!(growing(&line, 0, 20e6, 100e6).is_none(), "below the rate");
+
+        let step = ring(
+            |m| if m < 80 { 1_000_000_000 } else { 1_150_000_000 } + wiggle(m),
+            120,
+        );
+        assert!(!fit(&step.since(0)).expect("fit").linear);
+        assert!(growing(&step, 0, 20e6, 1e6).is_none());
+        let flat = ring(|m| 1_000_000_000 + wiggle(m), 120);
+        assert!(growing(&flat, 0, 20e6, 0.0).is_none());
+    }
+
+    #[test]
+    fn wander_needs_history_and_ignores_a_steady_slope() {
+        assert_eq!(wander(&ring(wiggle, 35).since(0)), None);
+        let line = ring(|m| u64::from(m) * 1_000_000 + wiggle(m), 120);
+        let w = wander(&line.since(0)).expect("wander");
+        assert!(w < 3e6, "{w}");
+        assert_eq!(line.at(90).map(|p| p.secs), Some(60));
+        assert_eq!(line.len(), 120);
+    }
+}

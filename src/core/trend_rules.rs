@@ -43,9 +43,24 @@ pub struct TrendParams {
     pub growth: Option<(u32, Duration)>,
     /// DUMP_COOLDOWN, for each rule on its own.
     pub cooldown: Duration,
+    /// MEMORY_LIMIT: the known limit, over the cgroup's.
+    pub memory_limit: Option<u64>,
 }
 
 impl TrendParams {
+    /// No trend rule set (robust still runs its default leak-rate).
+    pub fn off(cooldown: Duration) -> TrendParams {
+        TrendParams {
+            leak_rate: None,
+            rise_min: 0,
+            time_to_limit: None,
+            growth: None,
+            cooldown,
+            memory_limit: None,
+        }
+    }
+
+    /// Whether any trend rule was set.
     pub fn any(&self) -> bool {
         self.leak_rate.is_some() || self.time_to_limit.is_some() || self.growth.is_some()
     }
@@ -123,7 +138,7 @@ impl Trends {
             origin: None,
             next_point: 0,
             from: None,
-            limit: None,
+            limit: p.memory_limit,
             rate: Rule::default(),
             ttl: Rule::default(),
             growth: Rule::default(),
@@ -138,9 +153,10 @@ impl Trends {
         &self.ring
     }
 
-    /// The known limit (MEMORY_LIMIT, else the cgroup's), for `%/h` rates and time-to-limit.
-    pub fn set_limit(&mut self, limit: Option<u64>) {
-        self.limit = limit;
+    /// The target cgroup's limit: the known limit is MEMORY_LIMIT when
+    /// set, else this (for `%/h` rates and time-to-limit).
+    pub fn set_cgroup_limit(&mut self, cgroup: Option<u64>) {
+        self.limit = self.p.memory_limit.or(cgroup);
     }
 
     /// A new incarnation: forget everything but the limit.
@@ -157,7 +173,7 @@ impl Trends {
     }
 
     /// Records the window's P50 (one point a minute); true when a point was added.
-    pub fn record(&mut self, now: Instant, p50: u64) -> bool {
+    fn record(&mut self, now: Instant, p50: u64) -> bool {
         let secs = self.secs(now);
         if secs < self.next_point {
             return false;
@@ -177,12 +193,24 @@ impl Trends {
         self.from = Some(self.ring.last().map_or(0, |p| p.secs.saturating_sub(back)));
     }
 
-    /// Re-evaluates the rules after a new point; reports one event at most.
-    pub fn check(&mut self, now: Instant, p50: u64, fresh: bool) -> Option<(Kind, bool)> {
-        let from = self.from?;
-        if fresh {
+    /// Records the window's P50 and, on a new point, re-evaluates the
+    /// rules (once fits may start). True when a point was added.
+    pub fn observe(&mut self, now: Instant, p50: u64) -> bool {
+        let fresh = self.record(now, p50);
+        if let (true, Some(from)) = (fresh, self.from) {
             self.evaluate(from, p50);
         }
+        fresh
+    }
+
+    /// Whether fits may start (memory settled).
+    pub fn started(&self) -> bool {
+        self.from.is_some()
+    }
+
+    /// Reports one event at most: the first rule that holds.
+    pub fn check(&mut self, now: Instant) -> Option<(Kind, bool)> {
+        self.from?;
         let cd = self.p.cooldown;
         let (r, t, g) = (self.rate.holds, self.ttl.holds, self.growth.holds);
         if let Some(d) = self.rate.check(r, now, cd) {
@@ -251,5 +279,102 @@ impl Trends {
             Kind::Growth => self.growth.handled(now),
             _ => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MB: u64 = 1_000_000;
+
+    fn params() -> TrendParams {
+        TrendParams {
+            rise_min: 20 * MB,
+            ..TrendParams::off(Duration::from_secs(600))
+        }
+    }
+
+    /// P50 `f(minute)` every 10 s for `minutes`; dumps handled at once.
+    fn run(t: &mut Trends, f: impl Fn(u64) -> u64, minutes: u64) -> Vec<(u64, Kind, bool)> {
+        let t0 = Instant::now();
+        let mut out = Vec::new();
+        for s in (0..minutes * 60).step_by(10) {
+            let now = t0 + Duration::from_secs(s);
+            t.observe(now, f(s / 60));
+            if s == 0 {
+                t.start();
+            }
+            if let Some((k, dump)) = t.check(now) {
+                if dump {
+                    t.handled(k, now);
+                }
+                out.push((s / 60, k, dump));
+            }
+        }
+        out
+    }
+
+    fn leak(m: u64) -> u64 {
+        1000 * MB + m * MB + [0, 2, 1, 3][m as usize % 4] * MB
+    }
+
+    #[test]
+    fn leak_rate_in_bytes_or_percent_of_the_limit() {
+        let mut p = params();
+        p.leak_rate = Some(Rate::BytesPerHour(30 * MB));
+        let ev = run(&mut Trends::new(p), leak, 180);
+        assert_eq!(ev.first().map(|e| (e.1, e.2)), Some((Kind::LeakRate, true)));
+        // A percentage without a known limit is off; with one it works.
+        p.leak_rate = Some(Rate::LimitBasisPointsPerHour(100));
+        assert!(run(&mut Trends::new(p), leak, 180).is_empty());
+        let mut t = Trends::new(p);
+        t.set_cgroup_limit(Some(4000 * MB));
+        assert!(!run(&mut t, leak, 180).is_empty());
+        assert_eq!(
+            Rate::LimitBasisPointsPerHour(150).bytes_per_hour(Some(1000)),
+            Some(15.0)
+        );
+    }
+
+    #[test]
+    fn time_to_limit_and_growth() {
+        let mut p = params();
+        p.time_to_limit = Some(Duration::from_secs(3 * 3600));
+        p.memory_limit = Some(1200 * MB);
+        // 60 MB/h from 1000 MB: the limit is 3 h 20 min away at first.
+        let ev = run(&mut Trends::new(p), leak, 180);
+        let (m, k, dump) = ev[0];
+        assert_eq!((k, dump), (Kind::TimeToLimit, true));
+        assert!(m >= 20, "at minute {m}");
+        let mut p = params();
+        p.growth = Some((5, Duration::from_secs(3600)));
+        let ev = run(&mut Trends::new(p), leak, 120);
+        let (m, k, _) = ev[0];
+        // 60 MB over the hour is 6 %: reported once the hour is covered.
+        assert_eq!((k, m), (Kind::Growth, 60));
+        assert!(run(&mut Trends::new(p), |_| 1000 * MB, 120).is_empty());
+    }
+
+    #[test]
+    fn a_held_back_detection_is_reported_once_and_waits_for_handled() {
+        let t0 = Instant::now();
+        let cd = Duration::from_secs(60);
+        let mut r = Rule::default();
+        assert_eq!(r.check(true, t0, cd), Some(true));
+        assert_eq!(
+            r.check(true, t0, cd),
+            None,
+            "not handled yet: no second dump"
+        );
+        r.handled(t0);
+        assert_eq!(r.check(true, t0 + cd / 2, cd), None, "same episode");
+        assert_eq!(r.check(false, t0 + cd / 2, cd), None);
+        assert_eq!(
+            r.check(true, t0 + cd / 2, cd),
+            Some(false),
+            "new episode, cooldown"
+        );
+        assert_eq!(r.check(true, t0 + cd, cd), Some(true), "cooldown over");
     }
 }

@@ -1,85 +1,45 @@
-//! Runs a trace through a detector the way replay does (a dump-taking
-//! event is handled at once; `# restart` resets the detector).
+//! Runs a trace through a detector exactly as `memory-monitor replay` does:
+//! the trace's CSV (with its `# restart` lines) through `core::replay`,
+//! every offered dump handled at once.
 #![allow(dead_code)]
 
 use std::time::{Duration, Instant};
 
-use memory_monitor::core::detector::{Detector, Params};
-use memory_monitor::core::robust::{Robust, RobustParams};
+use memory_monitor::core::detector::Params;
+use memory_monitor::core::detectors::{DetectParams, Detection};
+use memory_monitor::core::replay::Replayer;
 use memory_monitor::core::trend_rules::TrendParams;
 
 use super::score::Alert;
-use super::suite::{Row, Trace};
-
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Detection {
-    Compat,
-    Robust,
-}
+use super::suite::Trace;
 
 /// Issue 10's settings: window 60, threshold 10 % of the starting median,
-/// cooldown 10 min, multiplier 3, at 10 s.
-pub fn params(t: &Trace) -> Params {
-    Params {
-        window_size: 60,
-        threshold_bytes: t.starting_median() / 10,
-        spike_multiplier_micros: 3_000_000,
-        spike_cooldown: Duration::from_secs(600),
-        leak_cooldown: Duration::from_secs(600),
+/// cooldown 10 min, multiplier 3, at 10 s; no trend setting.
+pub fn params(t: &Trace, detection: Detection) -> DetectParams {
+    let cooldown = Duration::from_secs(600);
+    DetectParams {
+        detection,
+        rules: Params {
+            window_size: 60,
+            threshold_bytes: t.starting_median() / 10,
+            spike_multiplier_micros: 3_000_000,
+            spike_cooldown: Duration::from_secs(600),
+            leak_cooldown: cooldown,
+        },
+        trend: TrendParams::off(cooldown),
     }
 }
 
-pub fn alerts(t: &Trace, d: Detection) -> Vec<Alert> {
-    let p = params(t);
-    let origin = Instant::now();
+pub fn alerts(t: &Trace, detection: Detection) -> Vec<Alert> {
+    let mut r = Replayer::new(params(t, detection), Instant::now());
     let mut out = Vec::new();
-    let mut compat = Detector::new(p);
-    let mut robust = Robust::new(RobustParams {
-        window_size: p.window_size,
-        threshold_bytes: p.threshold_bytes,
-        spike_multiplier_micros: p.spike_multiplier_micros,
-        spike_cooldown: p.spike_cooldown,
-        leak_cooldown: p.leak_cooldown,
-        trend: TrendParams {
-            leak_rate: None,
-            rise_min: 0,
-            time_to_limit: None,
-            growth: None,
-            cooldown: p.leak_cooldown,
-        },
-    });
-    for r in &t.rows {
-        let (secs, bytes) = match *r {
-            Row::Restart => {
-                compat.reset();
-                robust.reset();
-                continue;
-            }
-            Row::Sample(s, b) => (s, b),
-        };
-        let now = origin + Duration::from_secs_f64(secs);
-        match d {
-            Detection::Compat => {
-                if let Some(e) = compat.on_sample(now, bytes) {
-                    out.push(Alert {
-                        t: secs,
-                        event: e.kind.as_str().into(),
-                        dump: e.dump,
-                    });
-                }
-            }
-            Detection::Robust => {
-                if let Some(e) = robust.on_sample(now, bytes) {
-                    if e.dump {
-                        robust.handled(e.kind, now);
-                    }
-                    out.push(Alert {
-                        t: secs,
-                        event: e.kind.as_str().into(),
-                        dump: e.dump,
-                    });
-                }
-            }
+    for (i, line) in t.csv().lines().enumerate() {
+        if let Some((secs, e)) = r.line(line, i + 1).expect("the suite's CSV replays") {
+            out.push(Alert {
+                t: secs,
+                event: e.kind.as_str().into(),
+                dump: e.dump,
+            });
         }
     }
     out

@@ -49,6 +49,15 @@ pub struct Trace {
 }
 
 impl Trace {
+    /// How long the trace lasts, in hours.
+    pub fn hours(&self) -> f64 {
+        let last = self.rows.iter().rev().find_map(|r| match r {
+            Row::Sample(t, _) => Some(*t),
+            Row::Restart => None,
+        });
+        (last.unwrap_or(0.0) + STEP_S) / 3600.0
+    }
+
     /// The median of the first 60 samples: the bench's threshold is 10 % of it.
     pub fn starting_median(&self) -> u64 {
         let mut v: Vec<u64> = self
@@ -67,11 +76,10 @@ impl Trace {
     /// The trace as replay reads it: `seconds,bytes` rows, `# restart`
     /// before the first sample of a new incarnation, labels as comments.
     pub fn csv(&self) -> String {
-        let mut s = format!("# trace {}: {}\n", self.name, self.about);
+        let mut s = format!("seconds,bytes\n# trace {}: {}\n", self.name, self.about);
         for l in &self.labels {
             let _ = writeln!(s, "# label {:?} onset={} end={}", l.kind, l.onset, l.end);
         }
-        s.push_str("seconds,bytes\n");
         for r in &self.rows {
             let _ = match r {
                 Row::Sample(t, b) => writeln!(s, "{t},{b}"),
