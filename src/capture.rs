@@ -13,6 +13,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::config::CaptureConfig;
 use crate::core::event::{CaptureOutcome, Kind};
+use crate::core::explain::Heap;
 use crate::io::heapdump::{self, CaptureError};
 use crate::io::log;
 use crate::io::spool::{self, Meta, Spool, SpoolError};
@@ -39,6 +40,9 @@ pub struct Spooled {
     pub path: PathBuf,
     pub key: String,
     pub bytes: u64,
+    /// jemalloc's counters from `stats` just before the dump (for the
+    /// verdict: allocator retention when resident ≫ allocated).
+    pub heap: Option<Heap>,
 }
 
 /// What became of one job, for the loop, the uploader and metrics.
@@ -248,5 +252,9 @@ fn take(job: &Job, ctx: &Context) -> Result<Spooled, TakeError> {
         path: p.dump,
         key,
         bytes: captured.bytes,
+        heap: jemalloc.map(|j| Heap {
+            allocated: j.allocated,
+            resident: j.resident,
+        }),
     })
 }

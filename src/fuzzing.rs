@@ -87,7 +87,9 @@ pub fn sts_xml(data: &[u8]) {
 /// Container / Pod Identity / IMDS credential JSON, and its timestamps.
 pub fn credentials_json(data: &[u8]) {
     let _ = crate::io::s3::credentials::parse_container_json(data);
-    let _ = crate::io::s3::credentials::parse_iso8601(&String::from_utf8_lossy(data));
+    let text = String::from_utf8_lossy(data);
+    let _ = crate::core::iso8601::parse_iso8601(&text);
+    let _ = crate::core::iso8601::parse_http_date(&text);
 }
 
 /// Shared credentials / config files, both dialects.

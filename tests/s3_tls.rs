@@ -13,6 +13,7 @@ use std::thread;
 use std::time::SystemTime;
 
 use memory_monitor::config::S3Config;
+use memory_monitor::io::s3::put::Object;
 use memory_monitor::io::s3::{Client, Credentials, Timeouts};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
@@ -86,7 +87,13 @@ fn put(port: u16, ca_file: Option<std::path::PathBuf>) -> Result<u64, String> {
         expires: None,
     };
     let stop = AtomicBool::new(false);
-    let r = client.put_file("k.pprof", &dump, &[], &creds, SystemTime::now(), &stop);
+    let obj = Object {
+        key: "k.pprof",
+        path: &dump,
+        metadata: &[],
+        sha256: None,
+    };
+    let r = client.put_file(&obj, &creds, &SystemTime::now, &stop);
     let _ = std::fs::remove_dir_all(&dir);
     r.map_err(|e| e.to_string())
 }

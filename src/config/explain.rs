@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::reader::Reader;
 use super::Source;
-use crate::core::cgroup_rules::{Metric, RuleConfig};
+use crate::core::cgroup_rules::{CgroupParams, Metric, RuleConfig};
 use crate::core::event::Kind;
 use crate::core::units;
 
@@ -32,6 +32,15 @@ pub struct ExplainConfig {
 impl ExplainConfig {
     pub fn enabled(&self, kind: Kind) -> bool {
         !self.disabled.contains(&kind)
+    }
+
+    /// What a lifecycle needs (metric, known limit, rules).
+    pub fn params(&self, dump_cooldown: Duration) -> CgroupParams {
+        CgroupParams {
+            metric: self.metric,
+            memory_limit: self.memory_limit,
+            rules: self.rules(dump_cooldown),
+        }
     }
 
     /// The rules' settings: `oom-kill` reports every kill; `memory-high`

@@ -136,6 +136,7 @@ impl Config {
             baseline_settle: self.baseline_settle,
             dump_retries: self.dump_retries,
             retry_backoff: RETRY_BACKOFF,
+            cgroup: self.explain.params(self.detect.dump_cooldown),
         }
     }
 }

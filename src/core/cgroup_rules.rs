@@ -86,19 +86,28 @@ impl Reading {
 
     /// The shared view for reports (allocates the path: not for the tick).
     pub fn view(&self, path: &str) -> CgroupView {
-        let stat = self.stat.unwrap_or_default();
-        CgroupView {
+        let mut view = CgroupView {
             path: path.to_string(),
-            version: self.version.map_or(0, Version::number),
-            usage_bytes: self.usage,
-            limit_bytes: self.limit,
-            high_bytes: self.high_limit,
-            working_set_bytes: self.working_set(),
-            anon_bytes: stat.anon,
-            file_bytes: stat.file,
-            inactive_file_bytes: stat.inactive_file,
-            oom_kills: self.events.oom_kill,
-            psi_some_avg10: self.pressure.some_avg10_percent(),
+            ..CgroupView::default()
+        };
+        self.update(&mut view);
+        view
+    }
+
+    /// Refreshes the numbers of `view` in place (no allocation; the path
+    /// stays). Stat fields keep their last value when this read had no stat.
+    pub fn update(&self, view: &mut CgroupView) {
+        view.version = self.version.map_or(0, Version::number);
+        view.usage_bytes = self.usage;
+        view.limit_bytes = self.limit;
+        view.high_bytes = self.high_limit;
+        view.oom_kills = self.events.oom_kill;
+        view.psi_some_avg10 = self.pressure.some_avg10_percent();
+        if let Some(stat) = self.stat {
+            view.working_set_bytes = self.working_set();
+            view.anon_bytes = stat.anon;
+            view.file_bytes = stat.file;
+            view.inactive_file_bytes = stat.inactive_file;
         }
     }
 }
@@ -122,8 +131,17 @@ pub fn known_limit(memory_limit: Option<u64>, cg: Option<&Reading>) -> Option<u6
     memory_limit.or_else(|| cg.and_then(|c| c.limit))
 }
 
+/// Everything a lifecycle needs about cgroups (built by `config`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CgroupParams {
+    pub metric: Metric,
+    /// `MEMORY_LIMIT`: the known limit, over the cgroup's.
+    pub memory_limit: Option<u64>,
+    pub rules: RuleConfig,
+}
+
 /// Settings of the rules (from `Config`; `None` / `false` = off).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct RuleConfig {
     pub oom_kill: bool,
     pub memory_high: bool,

@@ -50,6 +50,17 @@ pub struct DetectParams {
     pub trend: TrendParams,
 }
 
+impl DetectParams {
+    /// The drop-in rules alone (DETECTION=compat, no trend setting).
+    pub fn compat(rules: Params) -> DetectParams {
+        DetectParams {
+            detection: Detection::Compat,
+            rules,
+            trend: TrendParams::off(rules.leak_cooldown),
+        }
+    }
+}
+
 pub enum Detectors {
     Compat(Detector, Option<Trends>),
     Robust(Robust),

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use crate::core::cgroup::{self as scan, Events, MemStat, Pressure, Version};
 use crate::core::cgroup_rules::Reading;
+use crate::io::log;
 
 /// cgroup files are read at most this often.
 pub const READ_EVERY: Duration = Duration::from_secs(1);
@@ -146,6 +147,41 @@ fn unescape(raw: &[u8]) -> String {
         }
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The target's cgroup files, or `None` after one log line saying why:
+/// monitoring goes on from `/proc` alone (a sidecar often cannot see the
+/// target's cgroup).
+pub fn attach(pid: u32, target: &str, roots: &Roots) -> Option<CgroupFiles> {
+    match locate(pid, roots).and_then(CgroupFiles::open) {
+        Ok(files) => {
+            let l = &files.located;
+            log::info(
+                "cgroup",
+                &[
+                    ("target", &target),
+                    ("pid", &pid),
+                    ("version", &l.version.number()),
+                    ("path", &l.path),
+                    ("dir", &l.dir.display()),
+                    ("psi", &l.psi_dir.is_some()),
+                ],
+            );
+            Some(files)
+        }
+        Err(e) => {
+            log::warn(
+                "cgroup-unavailable",
+                &[
+                    ("target", &target),
+                    ("pid", &pid),
+                    ("error", &e),
+                    ("why", &"memory cgroup not readable: monitoring /proc only"),
+                ],
+            );
+            None
+        }
+    }
 }
 
 fn not_found(pid: u32, why: &str) -> io::Error {

@@ -13,15 +13,17 @@ use std::time::{Duration, Instant, SystemTime};
 
 use crate::capture::{Done, Job, Worker};
 use crate::config::{Config, TargetSpec};
-use crate::core::event::{CaptureOutcome, Kind};
+use crate::core::event::{CaptureOutcome, CgroupView, Kind};
 use crate::core::lifecycle::pairing::{Ended, Pairing};
 use crate::core::lifecycle::rescan::Rescan;
 use crate::core::lifecycle::{self, Action, Capture, Lifecycle, Phase, Tick};
+use crate::io::cgroup::CgroupFiles;
 use crate::io::discover::{self, Found, Incarnation};
 use crate::io::procfs::{self, ReadError, StatusFile};
 use crate::io::{heapdump, log, spool::Spool};
 use crate::sys::signal;
 
+mod cgroup;
 mod record;
 mod report;
 mod restart;
@@ -41,6 +43,10 @@ struct Target {
     status: StatusFile,
     life: Lifecycle,
     record: Option<Recorder>,
+    /// The memory cgroup's open files; `None` = /proc only.
+    cgroup: Option<CgroupFiles>,
+    /// The cgroup when the baseline dump was requested.
+    cgroup_base: Option<CgroupView>,
     /// The restart sequence and the pidfd it signals through (RESTART_SIGNALS).
     restart: Option<restart::Handle>,
 }
@@ -176,10 +182,11 @@ impl Monitor {
                     {
                         r.row(now, bytes);
                     }
+                    let reading = cgroup::read(t, now, self.params.cgroup.metric.needs_stat());
                     let actions = t.life.on_tick(&Tick {
                         now,
                         sample,
-                        cgroup: None,
+                        cgroup: reading.as_ref(),
                     });
                     for a in actions {
                         self.act(i, a, now);
@@ -235,15 +242,24 @@ impl Monitor {
                     r.handled(t, kind, now);
                 }
             }
-            Action::Report(note) => report(t, &note, &self.config),
-            Action::Phase(Phase::BaselineDump { bytes }) => log::info(
-                "baseline-dump",
-                &[
-                    ("target", &t.name),
-                    ("pid", &t.inc.pid),
-                    ("rss_anon", &bytes),
-                ],
-            ),
+            Action::Report(note) => {
+                if let Some(t) = self.targets.get_mut(i) {
+                    report(t, &note, &self.config);
+                }
+            }
+            Action::Phase(Phase::BaselineDump { bytes }) => {
+                log::info(
+                    "baseline-dump",
+                    &[
+                        ("target", &t.name),
+                        ("pid", &t.inc.pid),
+                        ("rss_anon", &bytes),
+                    ],
+                );
+                if let Some(t) = self.targets.get_mut(i) {
+                    t.cgroup_base = report::cgroup_view(&mut t.cgroup);
+                }
+            }
             Action::Phase(Phase::Watching) => log::info(
                 "watching",
                 &[
@@ -307,6 +323,7 @@ impl Monitor {
             r.gone(&mut t);
         }
         let last = t.life.last().unwrap_or_default();
+        cgroup::vanished(&mut t, &self.config);
         log::warn(
             "target-gone",
             &[
@@ -399,6 +416,7 @@ impl Monitor {
         // Right after the status file, bound to the same start time.
         let restart = self.restarts.as_ref().map(|r| r.bind(inc, &name));
         let record = self.recorder(inc.pid);
+        let cgroup = cgroup::attach(inc.pid, &name, &self.config.explain);
         Ok(Target {
             inc,
             ppid: f.ppid,
@@ -408,6 +426,8 @@ impl Monitor {
             status,
             life: Lifecycle::new(self.params, now),
             record,
+            cgroup,
+            cgroup_base: None,
         })
     }
 

@@ -54,7 +54,15 @@ impl Restarts {
     /// Binds a pidfd to an incarnation whose status file was just opened;
     /// without one the target is only ever reported on.
     pub(super) fn bind(&self, inc: Incarnation, name: &str) -> Handle {
-        let pidfd = match pidfd::open_incarnation(inc.pid, inc.starttime) {
+        // Signal 0 checks permission now, so a monitor that may not signal
+        // the target says so at once instead of at the first leak.
+        let bound = pidfd::open_incarnation(inc.pid, inc.starttime)
+            .map_err(|e| e.to_string())
+            .and_then(|fd| match fd.send(0) {
+                Ok(()) => Ok(fd),
+                Err(e) => Err(format!("may not signal it: {e}")),
+            });
+        let pidfd = match bound {
             Ok(fd) => Some(fd),
             Err(e) => {
                 log::warn(

@@ -81,7 +81,13 @@ impl ChildCgroup {
 
     /// Runs `exe args` inside this cgroup (a shell joins it, then execs).
     pub fn spawn(&self, exe: &Path, args: &[&str]) -> Child {
+        self.spawn_env(exe, args, &[])
+    }
+
+    /// [`Self::spawn`] with extra environment variables.
+    pub fn spawn_env(&self, exe: &Path, args: &[&str], env: &[(&str, &str)]) -> Child {
         Command::new("sh")
+            .envs(env.iter().copied())
             .arg("-c")
             .arg(r#"cg=$1; shift; echo $$ > "$cg/cgroup.procs" && exec "$@""#)
             .arg("sh")

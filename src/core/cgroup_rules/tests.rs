@@ -175,3 +175,89 @@ fn metric_selection() {
         (Some(700), Some(4000), 0)
     );
 }
+
+/// The rules inside a target's lifecycle: reported from the first tick
+/// (initial delay included), `pre-oom` captures without moving the
+/// detector's baseline, and an OOM kill seen when the target vanishes.
+mod in_the_lifecycle {
+    use super::*;
+    use crate::core::detector;
+    use crate::core::event::CaptureOutcome;
+    use crate::core::lifecycle::{Action, Lifecycle, Params, Tick};
+
+    fn params(metric: Metric) -> Params {
+        Params {
+            detect: crate::core::detectors::DetectParams::compat(detector::Params {
+                window_size: 5,
+                threshold_bytes: 10 * MIB,
+                spike_multiplier_micros: 3_000_000,
+                spike_cooldown: Duration::from_secs(5),
+                leak_cooldown: Duration::from_secs(60),
+            }),
+            interval: Duration::from_secs(1),
+            initial_delay: Duration::from_secs(3600),
+            baseline_settle: Duration::ZERO,
+            dump_retries: 3,
+            retry_backoff: Duration::from_secs(2),
+            cgroup: CgroupParams {
+                metric,
+                memory_limit: None,
+                rules: cfg(),
+            },
+        }
+    }
+
+    #[test]
+    fn oom_kill_pre_oom_and_vanish() {
+        let t0 = Instant::now();
+        let s = Duration::from_secs;
+        let mut life = Lifecycle::new(params(Metric::CgroupUsage), t0);
+        let mut r = reading(0, 0, 0);
+        r.limit = Some(1000 * MIB);
+        r.usage = Some(100 * MIB);
+        let sample = StatusSample {
+            rss_anon: Some(50 * MIB),
+            ..StatusSample::default()
+        };
+        let step = |life: &mut Lifecycle, now, r: &Reading| -> Vec<Action> {
+            life.on_tick(&Tick {
+                now,
+                sample,
+                cgroup: Some(r),
+            })
+            .into_iter()
+            .collect()
+        };
+        assert!(
+            step(&mut life, t0, &r).is_empty(),
+            "still in the initial delay"
+        );
+        r.events.oom_kill = Some(1);
+        let a = step(&mut life, t0 + s(1), &r);
+        assert!(
+            matches!(a.as_slice(), [Action::Report(n)] if n.kind == Kind::OomKill && n.bytes == 100 * MIB),
+            "{a:?}"
+        );
+        // The watched metric is the cgroup's usage: 90 % of the limit.
+        r.usage = Some(900 * MIB);
+        let a = step(&mut life, t0 + s(2), &r);
+        assert!(
+            matches!(a.as_slice(), [Action::Report(n), Action::Capture(c)]
+                if n.kind == Kind::PreOom && n.dump && c.kind == Kind::PreOom),
+            "{a:?}"
+        );
+        let done: Vec<_> = life
+            .on_capture(Kind::PreOom, CaptureOutcome::Spooled, t0 + s(2))
+            .into_iter()
+            .collect();
+        assert_eq!(done, [Action::Handled(Kind::PreOom)]);
+        assert!(
+            step(&mut life, t0 + s(3), &r).is_empty(),
+            "once per episode"
+        );
+        r.events.oom_kill = Some(2);
+        let n = life.on_vanish(t0 + s(4), &r).expect("oom-kill on vanish");
+        assert_eq!(n.kind, Kind::OomKill);
+        assert!(life.on_vanish(t0 + s(5), &r).is_none(), "counted once");
+    }
+}

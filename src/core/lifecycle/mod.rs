@@ -38,8 +38,9 @@
 
 use std::time::{Duration, Instant};
 
+use crate::core::cgroup_rules::{self, CgroupParams, Reading};
 use crate::core::detectors::{DetectParams, Detectors};
-use crate::core::event::{CaptureFailure, CaptureOutcome, CgroupView, Kind};
+use crate::core::event::{CaptureFailure, CaptureOutcome, Kind};
 use crate::core::status::StatusSample;
 
 mod action;
@@ -70,6 +71,8 @@ pub struct Params {
     pub dump_retries: u32,
     /// The first retry's wait; doubled for each later one.
     pub retry_backoff: Duration,
+    /// MEMORY_METRIC, MEMORY_LIMIT and the cgroup rules.
+    pub cgroup: CgroupParams,
 }
 
 /// What one tick brings: the time, the status sample and any other readings.
@@ -77,8 +80,9 @@ pub struct Params {
 pub struct Tick<'a> {
     pub now: Instant,
     pub sample: StatusSample,
-    /// The target's memory cgroup, when the loop reads it.
-    pub cgroup: Option<&'a CgroupView>,
+    /// The target's memory cgroup, when the loop reads it (the last
+    /// reading: files are read at most once a second).
+    pub cgroup: Option<&'a Reading>,
 }
 
 /// A capture waiting for its outcome or for its retry.
@@ -166,8 +170,7 @@ impl Lifecycle {
         let mut out = Actions::new();
         let now = tick.now;
         self.last = Some(tick.sample);
-        // Kernels before 4.5 have no RssAnon: VmRSS is the closest we have.
-        let Some(bytes) = tick.sample.rss_anon.or(tick.sample.vm_rss) else {
+        let Some(bytes) = metric(&self.params.cgroup, tick) else {
             return out;
         };
         self.retries(now, &mut out);
@@ -184,7 +187,7 @@ impl Lifecycle {
             }
             Stage::Watching => {
                 if let Some(cg) = tick.cgroup {
-                    self.detector.set_cgroup_limit(cg.limit_bytes);
+                    self.detector.set_cgroup_limit(cg.limit);
                 }
                 if let Some(e) = self.detector.on_sample(now, bytes) {
                     push(&mut out, Action::Report(Note::from_event(&e)));
@@ -192,19 +195,21 @@ impl Lifecycle {
                         self.capture(e.kind, bytes, Some(e.baseline), now, &mut out);
                     }
                 }
-                let mut wants = heapless::Vec::<Want, 4>::new();
-                self.rules.on_tick(tick, &mut wants);
-                for want in wants {
-                    match want {
-                        Want::Report(note) => push(&mut out, Action::Report(note)),
-                        Want::Capture(note) => {
-                            push(&mut out, Action::Report(note));
-                            self.capture(note.kind, note.bytes, note.baseline, now, &mut out);
-                        }
-                    }
-                }
             }
             _ => {}
+        }
+        // Rules run from the start (an OOM kill or pre-oom during the
+        // initial delay counts too).
+        let mut wants = heapless::Vec::<Want, 4>::new();
+        self.rules.on_tick(tick, &mut wants);
+        for want in wants {
+            match want {
+                Want::Report(note) => push(&mut out, Action::Report(note)),
+                Want::Capture(note) => {
+                    push(&mut out, Action::Report(note));
+                    self.capture(note.kind, note.bytes, note.baseline, now, &mut out);
+                }
+            }
         }
         out
     }
@@ -333,6 +338,13 @@ impl Lifecycle {
         self.handled(p.kind, now, out);
     }
 
+    /// The target vanished: `r` is its cgroup read right then. An `oom-kill`
+    /// when the cgroup counted a new kill (the rules compare with the last
+    /// reading they saw).
+    pub fn on_vanish(&mut self, now: Instant, r: &Reading) -> Option<Note> {
+        self.rules.on_vanish(now, r)
+    }
+
     fn handled(&mut self, kind: Kind, now: Instant, out: &mut Actions) {
         self.detector.handled(kind, now);
         self.rules.handled(kind, now);
@@ -342,6 +354,14 @@ impl Lifecycle {
     fn holds(&self, kind: Kind) -> bool {
         self.detector.holds(kind) && self.rules.holds(kind)
     }
+}
+
+/// The watched metric (MEMORY_METRIC); `rss_anon` when what it needs is
+/// not readable (kernels before 4.5 have no RssAnon: VmRSS then).
+pub(crate) fn metric(p: &CgroupParams, tick: &Tick<'_>) -> Option<u64> {
+    cgroup_rules::select(p.metric, &tick.sample, tick.cgroup)
+        .or(tick.sample.rss_anon)
+        .or(tick.sample.vm_rss)
 }
 
 fn due(until: Option<Instant>, now: Instant) -> bool {

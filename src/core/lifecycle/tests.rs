@@ -28,6 +28,7 @@ fn params() -> Params {
         baseline_settle: 2 * S,
         dump_retries: 3,
         retry_backoff: 2 * S,
+        cgroup: Default::default(),
     }
 }
 

@@ -11,7 +11,6 @@
 mod container;
 mod http;
 mod imds;
-mod iso8601;
 mod profile;
 mod settings;
 mod sts;
@@ -23,9 +22,9 @@ use std::time::{Duration, SystemTime};
 
 use super::Credentials;
 
+pub use crate::core::iso8601::parse_iso8601;
 pub use container::{parse_container_json, Container};
 pub use imds::Imds;
-pub use iso8601::parse_iso8601;
 pub use profile::{parse_profile, Profile, ProfileError};
 pub use sts::{parse_sts_xml, WebIdentity};
 

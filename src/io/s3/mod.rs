@@ -16,13 +16,16 @@ pub mod credentials;
 pub mod endpoint;
 pub mod error_xml;
 pub mod put;
+mod put_error;
 pub mod sign;
 pub mod uploader;
 
 pub use credentials::Provide;
 pub use error_xml::parse_error_xml;
 pub use put::{Client, ClientError, PutError, Timeouts, STOP_GRACE};
-pub use uploader::{spawn, spawn_with, Counts, Delivery, Options, SpawnError, Uploader, Wake};
+pub use uploader::{
+    spawn, spawn_with, Counts, Delivery, Notice, Options, SpawnError, Uploader, Wake,
+};
 
 use std::fmt;
 use std::time::SystemTime;

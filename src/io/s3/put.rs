@@ -1,9 +1,9 @@
-//! One S3 PUT: a SHA-256 pass over the file, then the body streamed from the
-//! file (never loaded whole) over ureq with rustls + ring, signed by SigV4.
+//! One S3 PUT: the body streamed from the file (never loaded whole) over
+//! ureq with rustls + ring, signed by SigV4 with the digest the capture
+//! recorded (a SHA-256 pass over the file only for a dump without one).
 //! Every request phase has a timeout; a stop request cuts a body short after
 //! [`STOP_GRACE`].
 
-use std::fmt;
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::Path;
@@ -14,11 +14,14 @@ use ring::digest;
 use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
 use ureq::{Agent, SendBody};
 
-use super::endpoint::{Endpoint, EndpointError};
+use super::endpoint::Endpoint;
 use super::error_xml::parse_error_xml;
-use super::sign::{sign_s3, Request, SignError};
+pub use super::put_error::{ClientError, PutError, PutErrorKind};
+use super::sign::{sign_s3, Request};
 use super::Credentials;
 use crate::config::S3Config;
+use crate::core::hex::hex;
+use crate::core::iso8601::parse_http_date;
 
 /// How long a body in flight may go on once a stop was requested.
 pub const STOP_GRACE: Duration = Duration::from_secs(10);
@@ -55,97 +58,6 @@ impl Default for Timeouts {
     }
 }
 
-/// Why the S3 client could not be built (a start-up error).
-#[derive(Debug)]
-pub enum ClientError {
-    Endpoint(EndpointError),
-    CaFile { path: String, cause: io::Error },
-    CaPem { path: String, why: String },
-}
-
-impl fmt::Display for ClientError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Endpoint(e) => write!(f, "s3 endpoint: {e}"),
-            Self::CaFile { path, cause } => write!(f, "SSL_CERT_FILE {path}: {cause}"),
-            Self::CaPem { path, why } => write!(f, "SSL_CERT_FILE {path}: {why}"),
-        }
-    }
-}
-
-impl std::error::Error for ClientError {}
-
-/// Why one PUT failed. Never holds a secret.
-#[derive(Debug)]
-pub struct PutError {
-    pub key: String,
-    pub kind: PutErrorKind,
-}
-
-#[derive(Debug)]
-pub enum PutErrorKind {
-    Key(EndpointError),
-    Open(io::Error),
-    Hash(io::Error),
-    Sign(SignError),
-    Send(ureq::Error),
-    /// Non-2xx reply; `code`/`message` from the S3 XML error body when present.
-    Status {
-        status: u16,
-        code: Option<String>,
-        message: Option<String>,
-    },
-}
-
-impl fmt::Display for PutError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "s3 put {}: ", self.key)?;
-        match &self.kind {
-            PutErrorKind::Key(e) => write!(f, "{e}"),
-            PutErrorKind::Open(e) => write!(f, "open dump: {e}"),
-            PutErrorKind::Hash(e) => write!(f, "read dump: {e}"),
-            PutErrorKind::Sign(e) => write!(f, "{e}"),
-            PutErrorKind::Send(e) => write!(f, "send: {e}"),
-            PutErrorKind::Status {
-                status,
-                code,
-                message,
-            } => {
-                write!(f, "status {status}")?;
-                if let Some(c) = code {
-                    write!(f, " {c}")?;
-                }
-                match message {
-                    Some(m) if !m.is_empty() => write!(f, ": {m}"),
-                    _ => Ok(()),
-                }
-            }
-        }
-    }
-}
-
-impl std::error::Error for PutError {}
-
-impl PutError {
-    /// The dump file is gone: retrying cannot help.
-    pub fn is_missing_file(&self) -> bool {
-        matches!(&self.kind, PutErrorKind::Open(e) if e.kind() == io::ErrorKind::NotFound)
-    }
-
-    /// S3 refused the credentials themselves (an expired or revoked session
-    /// token, an unknown key): cached credentials must be fetched anew.
-    pub fn is_credentials_rejected(&self) -> bool {
-        const CODES: [&str; 5] = [
-            "ExpiredToken",
-            "InvalidToken",
-            "TokenRefreshRequired",
-            "InvalidAccessKeyId",
-            "ExpiredTokenException",
-        ];
-        matches!(&self.kind, PutErrorKind::Status { code: Some(c), .. } if CODES.contains(&c.as_str()))
-    }
-}
-
 /// An HTTP agent for one bucket, built once.
 pub struct Client {
     agent: Agent,
@@ -179,29 +91,40 @@ impl Client {
         &self.endpoint
     }
 
-    /// Uploads `path` as `key` with `x-amz-meta-*` headers `metadata`
-    /// (names without the prefix). Returns the number of bytes sent.
+    /// Uploads `obj`. The payload digest is `obj.sha256` (taken while the
+    /// dump was captured, so the file is read once) or, for a dump without
+    /// one, a hashing pass first; `clock` is read only then, right before
+    /// signing, so a slow pass cannot age the signature. Returns the number
+    /// of bytes sent.
     pub fn put_file(
         &self,
-        key: &str,
-        path: &Path,
-        metadata: &[(&str, String)],
+        obj: &Object<'_>,
         creds: &Credentials,
-        now: SystemTime,
+        clock: &dyn Fn() -> SystemTime,
         stop: &AtomicBool,
     ) -> Result<u64, PutError> {
         let fail = |kind| PutError {
-            key: key.to_owned(),
+            key: obj.key.to_owned(),
             kind,
         };
         let target = self
             .endpoint
-            .object(key)
+            .object(obj.key)
             .map_err(|e| fail(PutErrorKind::Key(e)))?;
-        let mut file = File::open(path).map_err(|e| fail(PutErrorKind::Open(e)))?;
-        let (sha256, len) = hash_file(&mut file).map_err(|e| fail(PutErrorKind::Hash(e)))?;
+        let mut file = open_dump(obj.path).map_err(|e| fail(PutErrorKind::Open(e)))?;
+        let (sha256, len) = match obj.sha256 {
+            Some(digest) => {
+                let len = file
+                    .metadata()
+                    .map_err(|e| fail(PutErrorKind::Open(e)))?
+                    .len();
+                (digest.to_owned(), len)
+            }
+            None => hash_file(&mut file).map_err(|e| fail(PutErrorKind::Hash(e)))?,
+        };
         let len_text = len.to_string();
-        let meta_names: Vec<String> = metadata
+        let meta_names: Vec<String> = obj
+            .metadata
             .iter()
             .map(|(n, _)| format!("x-amz-meta-{n}"))
             .collect();
@@ -213,7 +136,7 @@ impl Client {
         headers.extend(
             meta_names
                 .iter()
-                .zip(metadata)
+                .zip(obj.metadata)
                 .map(|(n, (_, v))| (n.as_str(), v.as_str())),
         );
         let req = Request {
@@ -222,7 +145,7 @@ impl Client {
             headers: &headers,
             payload_sha256: &sha256,
         };
-        let signed = sign_s3(&req, creds, self.endpoint.region(), now)
+        let signed = sign_s3(&req, creds, self.endpoint.region(), clock())
             .map_err(|e| fail(PutErrorKind::Sign(e)))?;
         let mut builder = self.agent.put(target.url.as_str());
         for (name, value) in headers.iter().copied() {
@@ -236,33 +159,60 @@ impl Client {
             stop,
             deadline: None,
         };
-        let mut resp = builder
+        let resp = builder
             .send(SendBody::from_reader(&mut body))
             .map_err(|e| fail(PutErrorKind::Send(e)))?;
-        let status = resp.status().as_u16();
-        let mut reply = Vec::new();
-        // Best effort: the status decides; the body only explains a failure.
-        let _ = resp
-            .body_mut()
-            .as_reader()
-            .take(ERROR_BODY_MAX)
-            .read_to_end(&mut reply);
-        if (200..300).contains(&status) {
-            return Ok(len);
-        }
-        let (code, message) = match parse_error_xml(&reply) {
-            Some((c, m)) => (Some(c), Some(m)),
-            None => (None, None),
-        };
-        Err(fail(PutErrorKind::Status {
-            status,
-            code,
-            message,
-        }))
+        reply(resp).map(|()| len).map_err(fail)
     }
 }
 
-pub(crate) fn read_ca_file(path: &Path) -> Result<RootCerts, ClientError> {
+/// What to upload.
+#[derive(Debug, Clone, Copy)]
+pub struct Object<'a> {
+    pub key: &'a str,
+    pub path: &'a Path,
+    /// `x-amz-meta-*` headers, names without the prefix.
+    pub metadata: &'a [(&'a str, String)],
+    /// SHA-256 of the file (lower-case hex), when known.
+    pub sha256: Option<&'a str>,
+}
+
+/// Spool files are ours: never follow a link planted in their place.
+fn open_dump(path: &Path) -> io::Result<File> {
+    crate::io::capped::open_nofollow(path)
+}
+
+/// `Ok` on 2xx; else the status with S3's code, message and `Date`.
+fn reply(mut resp: http::Response<ureq::Body>) -> Result<(), PutErrorKind> {
+    let status = resp.status().as_u16();
+    if (200..300).contains(&status) {
+        return Ok(());
+    }
+    let date = resp
+        .headers()
+        .get("date")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| parse_http_date(v).ok());
+    let mut body = Vec::new();
+    // Best effort: the status decides; the body only explains a failure.
+    let _ = resp
+        .body_mut()
+        .as_reader()
+        .take(ERROR_BODY_MAX)
+        .read_to_end(&mut body);
+    let (code, message) = match parse_error_xml(&body) {
+        Some((c, m)) => (Some(c), Some(m)),
+        None => (None, None),
+    };
+    Err(PutErrorKind::Status {
+        status,
+        code,
+        message,
+        date,
+    })
+}
+
+pub fn read_ca_file(path: &Path) -> Result<RootCerts, ClientError> {
     let shown = path.display().to_string();
     let mut pem = Vec::new();
     File::open(path)
@@ -313,16 +263,6 @@ pub fn hash_file(file: &mut File) -> io::Result<(String, u64)> {
     Ok((hex(ctx.finish().as_ref()), len))
 }
 
-fn hex(bytes: &[u8]) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push(char::from(HEX[usize::from(b >> 4)]));
-        s.push(char::from(HEX[usize::from(b & 0x0f)]));
-    }
-    s
-}
-
 /// The request body: the file, cut short [`STOP_GRACE`] after a stop request.
 struct StopBody<'a, R> {
     inner: R,
@@ -349,28 +289,6 @@ impl<R: Read> Read for StopBody<'_, R> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn status_error_display() {
-        let e = PutError {
-            key: "dumps/x.pprof".into(),
-            kind: PutErrorKind::Status {
-                status: 403,
-                code: Some("SignatureDoesNotMatch".into()),
-                message: Some("The request signature we calculated does not match".into()),
-            },
-        };
-        assert_eq!(e.to_string(), "s3 put dumps/x.pprof: status 403 SignatureDoesNotMatch: The request signature we calculated does not match");
-        let e = PutError {
-            key: "k".into(),
-            kind: PutErrorKind::Status {
-                status: 502,
-                code: None,
-                message: None,
-            },
-        };
-        assert_eq!(e.to_string(), "s3 put k: status 502");
-    }
 
     #[test]
     fn hash_pass_matches_known_digests_and_rewinds() {

@@ -1,36 +1,52 @@
-//! The uploader thread: drains the spool oldest-first into S3.
+//! The uploader thread: drains the spool oldest-first into S3, and never
+//! lets one dump hold up the others (PRODUCT §3.7, §4).
 //!
-//! A dump is removed from the spool only after S3 answered 2xx. On failure
-//! the thread waits a capped exponential backoff with jitter and starts again
-//! from the oldest dump; sampling never waits for it.
+//! A dump is removed from the spool only after S3 answered 2xx; if that
+//! delete fails it is marked delivered and never sent again. What happens
+//! after a failure follows [`crate::core::s3_refusal`]:
+//! - a dump S3 refuses for good (a 4xx about the request) moves to the
+//!   spool's `quarantine/` folder — kept, counted, logged with S3's code and
+//!   message, announced as a [`Notice`], retried every
+//!   [`Options::quarantine_retry`] — and the dumps behind it go on;
+//! - a transient failure (5xx, 408, 429) backs off that dump only;
+//! - a bucket-wide refusal (no such bucket, access denied, bad key), stale
+//!   credentials or an unreachable S3 pause the whole uploader with one
+//!   capped exponential backoff, logged and announced once per episode;
+//! - `RequestTimeTooSkewed`: the clock offset is taken from S3's `Date`
+//!   header and the dump is sent again at once, signed at send time.
 //!
 //! Waking: the run loop calls [`Wake::wake`] after committing a dump; the
-//! thread otherwise sleeps on a condition variable (rescanning the spool every
-//! [`IDLE_RESCAN`] as a safety net). A wake during a backoff does not cut the
-//! backoff short. Stopping: [`Uploader::shutdown`] sets the stop flag and
-//! wakes the thread; a body in flight is cut off [`STOP_GRACE`](super::put::STOP_GRACE) later (the
-//! dump stays in the spool for the next start), then the thread exits. A stop
-//! flag set elsewhere (a signal handler) is seen at the next wake-up.
+//! thread otherwise sleeps on a condition variable (until the next dump's
+//! backoff ends, at most [`IDLE_RESCAN`]). A wake during a bucket-wide pause
+//! does not cut it short. Stopping: [`Uploader::shutdown`] sets the stop
+//! flag and wakes the thread; a body in flight is cut off
+//! [`STOP_GRACE`](super::put::STOP_GRACE) later (the dump stays in the
+//! spool for the next start), then the thread exits.
 
 use std::collections::VecDeque;
 use std::fmt;
 use std::io;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, JoinHandle};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
-use super::backoff::{seed, Backoff};
 use super::credentials::Provide;
 use super::put::{Client, ClientError, Timeouts};
 use crate::config::S3Config;
-use crate::io::log;
-use crate::io::spool::{Meta, Pending, Spool};
+use crate::core::event::{CaptureOutcome, DumpRef, Kind, Report};
+use crate::io::spool::{Meta, Spool};
+
+mod worker;
 
 /// The spool is rescanned this often even without a wake.
 pub const IDLE_RESCAN: Duration = Duration::from_secs(60);
 /// Deliveries remembered for notifications.
 const DELIVERED_KEPT: usize = 32;
+/// Notices not yet taken are dropped past this many.
+const NOTICES_KEPT: usize = 64;
 
 /// Tuning of the uploader; [`Options::new`] has the production values.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,8 +55,11 @@ pub struct Options {
     pub prefix: String,
     /// POD_NAME, for the same case.
     pub pod: String,
+    /// First and longest wait of the backoffs (bucket-wide and per dump).
     pub backoff_base: Duration,
     pub backoff_cap: Duration,
+    /// How often quarantined dumps are offered to S3 again.
+    pub quarantine_retry: Duration,
 }
 
 impl Options {
@@ -50,6 +69,7 @@ impl Options {
             pod: pod.to_owned(),
             backoff_base: Duration::from_secs(1),
             backoff_cap: Duration::from_secs(300),
+            quarantine_retry: Duration::from_secs(3600),
         }
     }
 }
@@ -70,7 +90,14 @@ impl fmt::Display for SpawnError {
     }
 }
 
-impl std::error::Error for SpawnError {}
+impl std::error::Error for SpawnError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Client(e) => Some(e),
+            Self::Thread(e) => Some(e),
+        }
+    }
+}
 
 /// One delivered dump, for notifications.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,8 +113,80 @@ pub struct Delivery {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Counts {
     pub uploaded: u64,
+    /// Failed attempts (each one, whatever came next).
     pub failed: u64,
     pub bytes: u64,
+    /// Dumps moved to the quarantine.
+    pub quarantined: u64,
+}
+
+/// Something people should hear about; take them with
+/// [`Uploader::take_notices`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Notice {
+    /// S3 refused this dump for good; it waits in the quarantine folder.
+    Quarantined {
+        key: String,
+        /// `s3://bucket/key`.
+        uri: String,
+        /// Where it is kept now.
+        file: PathBuf,
+        meta: Box<Meta>,
+        /// S3's status, code and message (empty when S3 did not answer).
+        status: u16,
+        code: String,
+        message: String,
+    },
+    /// Nothing can be uploaded for now (sent once per episode): the bucket
+    /// refuses everything, the credentials are refused, or S3 is out of
+    /// reach. No event of NAMES.md is this; a notifier may alert on it.
+    Blocked { why: String },
+}
+
+impl Notice {
+    /// The `dump-quarantined` event for notifiers; `None` for
+    /// [`Notice::Blocked`].
+    pub fn report(&self, unix_ms: u64) -> Option<Report> {
+        let Notice::Quarantined {
+            key,
+            uri,
+            file,
+            meta,
+            status,
+            code,
+            message,
+        } = self
+        else {
+            return None;
+        };
+        Some(Report {
+            kind: Kind::DumpQuarantined,
+            target: meta.target.clone(),
+            pid: meta.pid,
+            unix_ms,
+            bytes: meta.rss_anon_bytes.unwrap_or(0),
+            baseline_bytes: meta.baseline_bytes,
+            p50_bytes: None,
+            p95_bytes: None,
+            now: Default::default(),
+            at_baseline: None,
+            cgroup: None,
+            heap: None,
+            verdict: String::new(),
+            verdict_code: Default::default(),
+            dump: Some(DumpRef {
+                outcome: CaptureOutcome::Spooled,
+                key: Some(key.clone()),
+                uri: Some(uri.clone()),
+                console_url: None,
+                path: Some(file.display().to_string()),
+            }),
+            detail: Some(format!(
+                "S3 refused the {} dump for good ({status} {code}: {message}); kept in quarantine, retried hourly",
+                meta.reason
+            )),
+        })
+    }
 }
 
 /// Wakes the uploader (cheap to clone; call after a dump is committed).
@@ -123,6 +222,7 @@ struct Shared {
     uploaded: AtomicU64,
     failed: AtomicU64,
     bytes: AtomicU64,
+    quarantined: AtomicU64,
 }
 
 /// Handle to the running uploader thread.
@@ -131,11 +231,18 @@ pub struct Uploader {
     wake: Wake,
     stop: Arc<AtomicBool>,
     shared: Arc<Shared>,
+    notices: Option<Receiver<Notice>>,
 }
 
 impl Uploader {
     pub fn waker(&self) -> Wake {
         self.wake.clone()
+    }
+
+    /// The notices (quarantined dumps, blocked uploads); the first call gets
+    /// them, later ones `None`. Untaken notices are dropped past a few dozen.
+    pub fn take_notices(&mut self) -> Option<Receiver<Notice>> {
+        self.notices.take()
     }
 
     /// The last deliveries, oldest first.
@@ -153,6 +260,7 @@ impl Uploader {
             uploaded: self.shared.uploaded.load(Ordering::Relaxed),
             failed: self.shared.failed.load(Ordering::Relaxed),
             bytes: self.shared.bytes.load(Ordering::Relaxed),
+            quarantined: self.shared.quarantined.load(Ordering::Relaxed),
         }
     }
 
@@ -192,8 +300,8 @@ pub fn spawn_with(
 ) -> Result<Uploader, SpawnError> {
     let wake = Wake::default();
     let shared = Arc::new(Shared::default());
-    let backoff = Backoff::new(opts.backoff_base, opts.backoff_cap, seed());
-    let worker = Worker {
+    let (notify, notices) = mpsc::sync_channel(NOTICES_KEPT);
+    let worker = worker::Worker::new(worker::Parts {
         spool,
         client,
         opts,
@@ -201,8 +309,8 @@ pub fn spawn_with(
         stop: stop.clone(),
         wake: wake.clone(),
         shared: shared.clone(),
-        backoff,
-    };
+        notify,
+    });
     let handle = thread::Builder::new()
         .name("s3-uploader".into())
         .spawn(move || worker.run())
@@ -212,129 +320,10 @@ pub fn spawn_with(
         wake,
         stop,
         shared,
+        notices: Some(notices),
     })
 }
 
-struct Worker {
-    spool: Spool,
-    client: Client,
-    opts: Options,
-    creds: Box<dyn Provide>,
-    stop: Arc<AtomicBool>,
-    wake: Wake,
-    shared: Arc<Shared>,
-    backoff: Backoff,
-}
-
-impl Worker {
-    fn run(mut self) {
-        while !self.stop.load(Ordering::Relaxed) {
-            // Cleared before the scan: a dump committed during the pass wakes the next one.
-            self.wake.clear();
-            if self.pass() {
-                self.backoff.reset();
-                self.wake.wait(IDLE_RESCAN, &self.stop, true);
-            } else if !self.stop.load(Ordering::Relaxed) {
-                let delay = self.backoff.next_delay();
-                log::info("upload-retry", &[("in_ms", &delay.as_millis())]);
-                self.wake.wait(delay, &self.stop, false);
-            }
-        }
-        log::info("uploader-stopped", &[]);
-    }
-
-    /// One pass over the spool, oldest first; `false` at the first failure.
-    fn pass(&mut self) -> bool {
-        let pending = match self.spool.pending() {
-            Ok(p) => p,
-            Err(e) => {
-                log::error("spool-scan-failed", &[("error", &e)]);
-                return false;
-            }
-        };
-        for p in &pending {
-            if self.stop.load(Ordering::Relaxed) || !self.deliver(p) {
-                return false;
-            }
-        }
-        true
-    }
-
-    fn deliver(&mut self, p: &Pending) -> bool {
-        let key = p.key_or(&self.opts.prefix, &self.opts.pod);
-        let creds = match self.creds.credentials(SystemTime::now()) {
-            Ok(c) => c,
-            Err(e) => {
-                self.shared.failed.fetch_add(1, Ordering::Relaxed);
-                log::error("upload-failed", &[("key", &key), ("error", &e)]);
-                return false;
-            }
-        };
-        if let Some(e) = self.creds.take_refresh_error() {
-            log::warn(
-                "credentials-refresh-failed",
-                &[("error", &e), ("using", &"cached credentials, still valid")],
-            );
-        }
-        let meta = metadata(&p.meta);
-        let result =
-            self.client
-                .put_file(&key, &p.dump, &meta, &creds, SystemTime::now(), &self.stop);
-        let bytes = match result {
-            Ok(bytes) => bytes,
-            Err(e) if e.is_missing_file() => {
-                // Removed by someone else between the scan and the upload.
-                log::warn("upload-skipped", &[("key", &key), ("error", &e)]);
-                return true;
-            }
-            Err(e) => {
-                self.shared.failed.fetch_add(1, Ordering::Relaxed);
-                log::error("upload-failed", &[("key", &key), ("error", &e)]);
-                if e.is_credentials_rejected() {
-                    self.creds.invalidate();
-                }
-                return false;
-            }
-        };
-        self.backoff.reset();
-        let endpoint = self.client.endpoint();
-        let d = Delivery {
-            uri: endpoint.s3_uri(&key),
-            console_url: endpoint.console_url(&key),
-            key,
-            bytes,
-        };
-        log::info(
-            "uploaded",
-            &[
-                ("key", &d.key),
-                ("uri", &d.uri),
-                ("console", &d.console_url),
-                ("bytes", &bytes),
-            ],
-        );
-        self.shared.uploaded.fetch_add(1, Ordering::Relaxed);
-        self.shared.bytes.fetch_add(bytes, Ordering::Relaxed);
-        let mut list = self
-            .shared
-            .delivered
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if list.len() >= DELIVERED_KEPT {
-            list.pop_front();
-        }
-        list.push_back(d);
-        drop(list);
-        // Recorded first: whoever sees the spool drained also sees the delivery.
-        if let Err(e) = self.spool.remove(p) {
-            // Delivered anyway; a later retry rewrites the same object.
-            log::error("spool-remove-failed", &[("error", &e)]);
-        }
-        true
-    }
-}
-
-/// `x-amz-meta-*` headers (names without the prefix) of one dump.
 pub fn metadata(meta: &Meta) -> Vec<(&'static str, String)> {
     let mut out = vec![
         ("pod", header_safe(&meta.pod)),

@@ -20,8 +20,8 @@
 //!
 //! One monitor per spool directory: `open` removes every other `.tmp-*` file.
 
-use std::collections::VecDeque;
-use std::fmt;
+use std::collections::{HashSet, VecDeque};
+
 use std::fs::{self, DirBuilder, File};
 use std::io;
 use std::os::unix::fs::DirBuilderExt;
@@ -31,15 +31,17 @@ use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::config::SpoolConfig;
-use crate::core::event::CaptureFailure;
-use crate::core::gzip::GzipError;
 use crate::core::timefmt::Utc;
 
+mod error;
 mod meta;
+mod shelf;
 mod tidy;
 mod writer;
 
 pub use crate::core::spool_meta::Meta;
+pub use error::SpoolError;
+pub use shelf::QUARANTINE_DIR;
 pub use writer::SpoolWriter;
 
 use meta::{read_meta, rebuild_meta};
@@ -48,6 +50,8 @@ const TMP_PREFIX: &str = ".tmp-";
 const DUMP_EXT: &str = ".pprof";
 const META_EXT: &str = ".json";
 const EVIDENCE_EXT: &str = ".partial";
+/// Beside a dump S3 took whose delete failed: never upload it again.
+const DELIVERED_EXT: &str = ".delivered";
 /// Incomplete replies kept as evidence; older ones are deleted.
 pub const EVIDENCE_KEPT: usize = 3;
 /// How many recent S3 keys are remembered to avoid collisions.
@@ -55,82 +59,6 @@ const RECENT_KEYS: usize = 64;
 
 /// Process-wide, so two `Spool`s on one directory still never share a name.
 static SEQ: AtomicU64 = AtomicU64::new(0);
-
-#[derive(Debug)]
-pub enum SpoolError {
-    /// The cap is reached; the new dump is refused.
-    Full {
-        dir: PathBuf,
-        used: u64,
-        max: u64,
-    },
-    Io {
-        path: PathBuf,
-        source: io::Error,
-    },
-    BadMeta {
-        path: Option<PathBuf>,
-        reason: String,
-    },
-    /// The reply is not one complete gzip stream: refused as a dump, kept
-    /// as evidence at `evidence` (when that worked).
-    Incomplete {
-        evidence: Option<PathBuf>,
-        cause: GzipError,
-    },
-}
-
-impl SpoolError {
-    /// The capture failure this is (`core::event` vocabulary).
-    pub fn capture_failure(&self) -> CaptureFailure {
-        match self {
-            SpoolError::Full { .. } => CaptureFailure::SpoolFull,
-            SpoolError::Io { .. } | SpoolError::BadMeta { .. } => CaptureFailure::Io,
-            SpoolError::Incomplete { cause, .. } => cause.failure(),
-        }
-    }
-}
-
-impl fmt::Display for SpoolError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            SpoolError::Full { dir, used, max } => write!(
-                f,
-                "spool full: {} holds {used} of {max} bytes (SPOOL_MAX_BYTES), refusing new dump; \
-                 undelivered dumps are never deleted",
-                dir.display()
-            ),
-            SpoolError::Io { path, source } => write!(f, "spool {}: {source}", path.display()),
-            SpoolError::BadMeta {
-                path: Some(path),
-                reason,
-            } => write!(f, "spool metadata {}: {reason}", path.display()),
-            SpoolError::BadMeta { path: None, reason } => write!(f, "spool metadata: {reason}"),
-            SpoolError::Incomplete {
-                evidence: Some(path),
-                cause,
-            } => write!(
-                f,
-                "dump refused: {cause} (kept as evidence at {}, not uploaded)",
-                path.display()
-            ),
-            SpoolError::Incomplete {
-                evidence: None,
-                cause,
-            } => write!(f, "dump refused: {cause}"),
-        }
-    }
-}
-
-impl std::error::Error for SpoolError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            SpoolError::Io { source, .. } => Some(source),
-            SpoolError::Incomplete { cause, .. } => Some(cause),
-            _ => None,
-        }
-    }
-}
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> SpoolError + '_ {
     move |source| SpoolError::Io {
@@ -177,6 +105,8 @@ struct Inner {
     /// Bytes in final files plus bytes written so far by open writers.
     used: AtomicU64,
     recent_keys: Mutex<VecDeque<String>>,
+    /// Stems delivered whose files could not be removed (this run).
+    delivered: Mutex<HashSet<String>>,
 }
 
 impl Spool {
@@ -199,6 +129,7 @@ impl Spool {
                 max_bytes: cfg.max_bytes,
                 used: AtomicU64::new(used),
                 recent_keys: Mutex::new(VecDeque::with_capacity(RECENT_KEYS)),
+                delivered: Mutex::new(HashSet::new()),
             }),
         };
         let pending = spool.pending()?;
@@ -240,18 +171,32 @@ impl Spool {
         SpoolWriter::create(self, stem(now, seq, pid, reason))
     }
 
-    /// Complete dumps, oldest first. A dump whose metadata cannot be read is
-    /// still returned (with rebuilt metadata): nothing is ever dropped here.
+    /// Complete dumps, oldest first, but not those delivered already (a
+    /// `.delivered` mark beside them: their delete failed). A dump whose
+    /// metadata cannot be read is still returned (with rebuilt metadata):
+    /// nothing is ever dropped here.
     pub fn pending(&self) -> Result<Vec<Pending>, SpoolError> {
-        let mut stems: Vec<String> = list(&self.inner.dir)?
-            .into_iter()
-            .filter(|(name, _)| !name.starts_with('.'))
-            .filter_map(|(name, _)| name.strip_suffix(DUMP_EXT).map(str::to_owned))
+        let names = list(&self.inner.dir)?;
+        let marked: HashSet<&str> = names
+            .iter()
+            .filter_map(|(n, _)| n.strip_suffix(DELIVERED_EXT))
             .collect();
+        let delivered = self.delivered();
+        let stems: Vec<&str> = names
+            .iter()
+            .filter(|(name, _)| !name.starts_with('.'))
+            .filter_map(|(name, _)| name.strip_suffix(DUMP_EXT))
+            .filter(|stem| !marked.contains(stem) && !delivered.contains(*stem))
+            .collect();
+        self.load_all(&self.inner.dir, stems)
+    }
+
+    /// The given stems in `dir`, sorted, as pending dumps.
+    fn load_all(&self, dir: &Path, mut stems: Vec<&str>) -> Result<Vec<Pending>, SpoolError> {
         stems.sort_unstable();
         let mut out = Vec::with_capacity(stems.len());
         for stem in stems {
-            if let Some(p) = self.load(&stem)? {
+            if let Some(p) = load(dir, stem)? {
                 out.push(p);
             }
         }
@@ -269,7 +214,9 @@ impl Spool {
             freed += p.meta_bytes;
         }
         self.release(freed);
-        sync_dir(&self.inner.dir)
+        let _ = remove_if_present(&p.dump.with_extension(&DELIVERED_EXT[1..]));
+        let _ = remove_if_present(&p.dump.with_extension(&shelf::REFUSED_EXT[1..]));
+        sync_dir(p.dump.parent().unwrap_or(&self.inner.dir))
     }
 
     /// `key`, or `key` with `-2`, `-3`, ... before `.pprof` when a recent dump
@@ -297,53 +244,6 @@ impl Spool {
         }
         recent.push_back(candidate.clone());
         candidate
-    }
-
-    fn load(&self, stem: &str) -> Result<Option<Pending>, SpoolError> {
-        let dump = self.inner.dir.join(format!("{stem}{DUMP_EXT}"));
-        let meta_path = self.inner.dir.join(format!("{stem}{META_EXT}"));
-        let info = match fs::symlink_metadata(&dump) {
-            Ok(info) => info,
-            // Delivered and removed by another handle in the meantime.
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(io_err(&dump)(e)),
-        };
-        let (meta, meta_bytes) = match read_meta(&meta_path) {
-            Ok(found) => found,
-            Err(_) => (rebuild_meta(stem, &info), 0),
-        };
-        Ok(Some(Pending {
-            dump,
-            meta_path,
-            meta,
-            bytes: info.len(),
-            meta_bytes,
-        }))
-    }
-
-    /// Deletes all but the newest [`EVIDENCE_KEPT`] `.partial` files (and
-    /// their metadata), giving back their bytes. Best effort.
-    fn prune_evidence(&self) {
-        let Ok(names) = list(&self.inner.dir) else {
-            return;
-        };
-        let mut evidence: Vec<(String, u64)> = names
-            .into_iter()
-            .filter(|(n, _)| !n.starts_with('.') && n.ends_with(EVIDENCE_EXT))
-            .collect();
-        evidence.sort_unstable();
-        let old = evidence.len().saturating_sub(EVIDENCE_KEPT);
-        for (name, len) in evidence.into_iter().take(old) {
-            let path = self.inner.dir.join(&name);
-            let meta = self.inner.dir.join(format!("{name}{META_EXT}"));
-            let meta_len = fs::symlink_metadata(&meta).map_or(0, |m| m.len());
-            if matches!(remove_if_present(&path), Ok(true)) {
-                self.release(len);
-            }
-            if matches!(remove_if_present(&meta), Ok(true)) {
-                self.release(meta_len);
-            }
-        }
     }
 
     /// Adds `n` bytes unless that would pass the cap.
@@ -374,6 +274,28 @@ impl Spool {
             max: self.inner.max_bytes,
         }
     }
+}
+
+fn load(dir: &Path, stem: &str) -> Result<Option<Pending>, SpoolError> {
+    let dump = dir.join(format!("{stem}{DUMP_EXT}"));
+    let meta_path = dir.join(format!("{stem}{META_EXT}"));
+    let info = match fs::symlink_metadata(&dump) {
+        Ok(info) => info,
+        // Delivered and removed by another handle in the meantime.
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io_err(&dump)(e)),
+    };
+    let (meta, meta_bytes) = match read_meta(&meta_path) {
+        Ok(found) => found,
+        Err(_) => (rebuild_meta(stem, &info), 0),
+    };
+    Ok(Some(Pending {
+        dump,
+        meta_path,
+        meta,
+        bytes: info.len(),
+        meta_bytes,
+    }))
 }
 
 /// `{prefix}{pod}-{UTC %Y-%m-%d-%H-%M-%S}-{reason}.pprof`, the drop-in key.

@@ -4,6 +4,7 @@ use std::time::UNIX_EPOCH;
 
 use super::*;
 use crate::config::SpoolConfig;
+use crate::core::event::CaptureFailure;
 
 /// A real reply of the demo target's heap-dump socket.
 const REAL: &[u8] = include_bytes!("../../../tests/fixtures/heap/demo-target.pprof.gz");
@@ -184,4 +185,53 @@ fn stem_sorts_by_time_then_sequence_and_sanitises_the_reason() {
     );
     assert_eq!(stem(t, 1, 77, ""), "20231114T221320007Z-000001-77-dump");
     assert!(stem(t, 9, 1, "z") < stem(t, 10, 1, "a"));
+}
+
+#[test]
+fn a_dump_marked_delivered_is_never_pending_again_and_goes_at_open() {
+    let dir = scratch("delivered");
+    let spool = open(&dir);
+    let mut w = spool.begin(7, "spike", SystemTime::now()).unwrap();
+    w.write_all(REAL).unwrap();
+    let p = w.commit(meta("k.pprof")).unwrap();
+    // S3 took it but the delete failed: marked instead.
+    spool.mark_delivered(&p).unwrap();
+    assert!(spool.pending().unwrap().is_empty());
+    assert!(p.dump.exists(), "still on disk");
+    // Even if the mark itself could not be written, this run remembers.
+    fs::remove_file(p.dump.with_extension("delivered")).unwrap();
+    assert!(spool.pending().unwrap().is_empty());
+    spool.mark_delivered(&p).unwrap();
+    // The next start finishes the delete.
+    let again = open(&dir);
+    assert!(again.pending().unwrap().is_empty());
+    assert!(names(&dir).is_empty(), "{:?}", names(&dir));
+    assert_eq!(again.used_bytes(), 0);
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn quarantined_dumps_stay_counted_and_leave_when_delivered() {
+    let dir = scratch("quarantine");
+    let spool = open(&dir);
+    let mut w = spool.begin(7, "spike", SystemTime::now()).unwrap();
+    w.write_all(REAL).unwrap();
+    let p = w.commit(meta("k.pprof")).unwrap();
+    let used = spool.used_bytes();
+    let q = spool
+        .quarantine(&p, "s3 put k.pprof: status 400 InvalidArgument")
+        .unwrap();
+    assert!(spool.pending().unwrap().is_empty());
+    assert_eq!(spool.quarantined().unwrap(), vec![q.clone()]);
+    assert_eq!(spool.quarantined_count(), 1);
+    let reopened = open(&dir);
+    assert!(
+        reopened.used_bytes() >= used,
+        "still counted after a restart"
+    );
+    assert_eq!(reopened.quarantined().unwrap(), vec![q.clone()]);
+    reopened.remove(&q).unwrap();
+    assert!(names(&dir.join(QUARANTINE_DIR)).is_empty());
+    assert_eq!(reopened.quarantined_count(), 0);
+    fs::remove_dir_all(&dir).unwrap();
 }

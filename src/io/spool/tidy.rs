@@ -6,9 +6,10 @@ use std::collections::HashSet;
 use std::fs;
 use std::path::Path;
 
+use super::shelf::QUARANTINE_EXTS;
 use super::{
-    io_err, list, read_meta, remove_if_present, SpoolError, DUMP_EXT, EVIDENCE_EXT, META_EXT,
-    TMP_PREFIX,
+    io_err, list, read_meta, remove_if_present, SpoolError, DELIVERED_EXT, DUMP_EXT, EVIDENCE_EXT,
+    META_EXT, QUARANTINE_DIR, TMP_PREFIX,
 };
 use crate::io::log;
 
@@ -21,8 +22,8 @@ pub(super) struct Tidied {
     pub next_seq: u64,
 }
 
-/// Recovers, then cleans, then sums. Only regular files with our names are
-/// looked at.
+/// Recovers, finishes deletes, cleans, then sums (the quarantine folder
+/// too). Only regular files with our names are looked at.
 pub(super) fn tidy(dir: &Path) -> Result<Tidied, SpoolError> {
     for (name, len) in list(dir)? {
         if let Some(stem) = name
@@ -30,6 +31,8 @@ pub(super) fn tidy(dir: &Path) -> Result<Tidied, SpoolError> {
             .and_then(|n| n.strip_suffix(DUMP_EXT))
         {
             recover(dir, stem, len)?;
+        } else if let Some(stem) = name.strip_suffix(DELIVERED_EXT) {
+            finish_delete(dir, stem);
         }
     }
     let names = list(dir)?;
@@ -53,7 +56,40 @@ pub(super) fn tidy(dir: &Path) -> Result<Tidied, SpoolError> {
             }
         }
     }
+    found.used = found
+        .used
+        .saturating_add(quarantined_bytes(&dir.join(QUARANTINE_DIR))?);
     Ok(found)
+}
+
+/// A dump S3 took whose delete failed last time: delete it now; the mark
+/// goes last, once nothing of it is left.
+fn finish_delete(dir: &Path, stem: &str) {
+    let dump = dir.join(format!("{stem}{DUMP_EXT}"));
+    let meta = dir.join(format!("{stem}{META_EXT}"));
+    if remove_if_present(&dump).is_ok() && remove_if_present(&meta).is_ok() {
+        let _ = remove_if_present(&dir.join(format!("{stem}{DELIVERED_EXT}")));
+    }
+}
+
+/// Bytes of the quarantined files; temp files there are removed.
+fn quarantined_bytes(qdir: &Path) -> Result<u64, SpoolError> {
+    let names = match list(qdir) {
+        Ok(n) => n,
+        Err(SpoolError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(0)
+        }
+        Err(e) => return Err(e),
+    };
+    let mut used: u64 = 0;
+    for (name, len) in names {
+        if name.starts_with(TMP_PREFIX) {
+            remove_if_present(&qdir.join(&name))?;
+        } else if QUARANTINE_EXTS.iter().any(|ext| name.ends_with(ext)) {
+            used = used.saturating_add(len);
+        }
+    }
+    Ok(used)
 }
 
 /// A `.tmp-<stem>.pprof` beside a final `<stem>.json`: the commit synced the

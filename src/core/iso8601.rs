@@ -1,6 +1,8 @@
 //! ISO-8601 / RFC 3339 timestamps as STS, ECS, EKS and IMDS write them
 //! (`2026-11-22T05:22:34Z`, `2026-11-22T05:22:34.054175Z`, `...+00:00`),
-//! parsed by hand into a `SystemTime`. Pure; never panics.
+//! and the HTTP `Date` header (`Sun, 06 Nov 1994 08:49:37 GMT`, which S3
+//! sends and the uploader reads its clock skew from), parsed by hand into a
+//! `SystemTime`. Pure; never panics.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -41,6 +43,48 @@ pub fn parse_iso8601(text: &str) -> Result<SystemTime, &'static str> {
     let utc = u64::try_from(utc).map_err(|_| "offset before 1970")?;
     UNIX_EPOCH
         .checked_add(Duration::new(utc, nanos))
+        .ok_or("time out of range")
+}
+
+/// Parses an HTTP date in IMF-fixdate form (RFC 9110 §5.6.7),
+/// `Sun, 06 Nov 1994 08:49:37 GMT`; the day name is not checked.
+pub fn parse_http_date(text: &str) -> Result<SystemTime, &'static str> {
+    const MONTHS: [&[u8; 3]; 12] = [
+        b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov",
+        b"Dec",
+    ];
+    let b = text.trim().as_bytes();
+    expect(b, 3, b',')?;
+    expect(b, 4, b' ')?;
+    let day = digits(b, 5, 2).ok_or("day")?;
+    expect(b, 7, b' ')?;
+    let name = b.get(8..11).ok_or("month")?;
+    let month = MONTHS
+        .iter()
+        .position(|m| m.as_slice() == name)
+        .and_then(|i| i64::try_from(i + 1).ok())
+        .ok_or("month")?;
+    expect(b, 11, b' ')?;
+    let year = digits(b, 12, 4).ok_or("year")?;
+    expect(b, 16, b' ')?;
+    let hour = digits(b, 17, 2).ok_or("hour")?;
+    expect(b, 19, b':')?;
+    let minute = digits(b, 20, 2).ok_or("minute")?;
+    expect(b, 22, b':')?;
+    let second = digits(b, 23, 2).ok_or("second")?;
+    if b.get(25..) != Some(b" GMT".as_slice()) {
+        return Err("missing GMT");
+    }
+    if year < 1970 || day < 1 || day > days_in_month(year, month) {
+        return Err("date out of range");
+    }
+    if hour > 23 || minute > 59 || second > 60 {
+        return Err("time out of range");
+    }
+    let secs = days_from_civil(year, month, day) * 86_400 + hour * 3_600 + minute * 60 + second;
+    let secs = u64::try_from(secs).map_err(|_| "date out of range")?;
+    UNIX_EPOCH
+        .checked_add(Duration::from_secs(secs))
         .ok_or("time out of range")
 }
 
@@ -129,6 +173,29 @@ fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn http_dates_parse_and_bad_ones_do_not() {
+        let t = parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT").unwrap();
+        assert_eq!(t, UNIX_EPOCH + Duration::from_secs(784_111_777));
+        let t = parse_http_date("Sat, 28 Nov 2026 02:17:51 GMT").unwrap();
+        assert_eq!(t, parse_iso8601("2026-11-28T02:17:51Z").unwrap());
+        for bad in [
+            "",
+            "Sun, 06 Nov 1994 08:49:37",
+            "Sun, 06 Foo 1994 08:49:37 GMT",
+            "Sun, 31 Feb 2024 08:49:37 GMT",
+            "Sunday, 06-Nov-94 08:49:37 GMT",
+            "Sun, 06 Nov 1994 24:00:00 GMT",
+            "Sun, 06 Nov 1969 08:49:37 GMT",
+        ] {
+            assert!(parse_http_date(bad).is_err(), "{bad}");
+        }
+        let good = "Sun, 06 Nov 1994 08:49:37 GMT";
+        for end in 0..good.len() {
+            assert!(parse_http_date(&good[..end]).is_err(), "prefix {end}");
+        }
+    }
 
     fn secs(text: &str) -> u64 {
         parse_iso8601(text)

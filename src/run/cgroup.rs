@@ -1,0 +1,73 @@
+//! The target's memory cgroup in the loop: attached when a target is found,
+//! read at most once a second, and read at once when the target vanishes
+//! (was it the kernel's OOM killer?).
+
+use std::time::Instant;
+
+use super::{report, Target};
+use crate::config::{Config, ExplainConfig};
+use crate::core::cgroup_rules::Reading;
+use crate::io::cgroup::{self, CgroupFiles, Roots};
+use crate::io::log;
+
+/// The cgroup's files, or `None` after one log line (monitoring goes on
+/// from /proc; a `cgroup_*` metric falls back to `rss_anon`, said once).
+pub(super) fn attach(pid: u32, name: &str, explain: &ExplainConfig) -> Option<CgroupFiles> {
+    let roots = Roots {
+        proc_root: explain.proc_root.clone(),
+        cgroup_root: explain.cgroup_root.clone(),
+    };
+    let files = cgroup::attach(pid, name, &roots);
+    if files.is_none() && explain.metric.needs_cgroup() {
+        log::warn(
+            "metric-fallback",
+            &[
+                ("pid", &pid),
+                ("metric", &explain.metric.as_str()),
+                ("why", &"no readable memory cgroup: watching rss_anon"),
+            ],
+        );
+    }
+    files
+}
+
+/// The target's cgroup reading for this tick (files read at most once a
+/// second). A cgroup that stops being readable is dropped with one log line:
+/// monitoring goes on from /proc.
+pub(super) fn read(t: &mut Target, now: Instant, with_stat: bool) -> Option<Reading> {
+    let files = t.cgroup.as_mut()?;
+    match files.refresh(now, with_stat) {
+        Ok(_) => Some(*files.last()),
+        Err(e) => {
+            log::warn(
+                "cgroup-unavailable",
+                &[
+                    ("target", &t.name),
+                    ("pid", &t.inc.pid),
+                    ("error", &e),
+                    (
+                        "why",
+                        &"memory cgroup no longer readable: monitoring /proc only",
+                    ),
+                ],
+            );
+            t.cgroup = None;
+            None
+        }
+    }
+}
+
+/// The target vanished: read the counter now, not in a second, and report
+/// `oom-kill` when the cgroup counted a new kill.
+pub(super) fn vanished(t: &mut Target, config: &Config) {
+    let Some(files) = t.cgroup.as_mut() else {
+        return;
+    };
+    let Ok(r) = files.read_events_now() else {
+        return;
+    };
+    let r = *r;
+    if let Some(note) = t.life.on_vanish(Instant::now(), &r) {
+        report::oom_kill(t, &note, &r, config);
+    }
+}
