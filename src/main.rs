@@ -13,7 +13,7 @@ use memory_monitor::core::event::CaptureOutcome;
 use memory_monitor::core::replay::{JsonLine, Replayer, TextLine};
 use memory_monitor::io::s3::{self, credentials, STOP_GRACE};
 use memory_monitor::io::{log, spool::Spool};
-use memory_monitor::run::Monitor;
+use memory_monitor::run::{Monitor, Telling};
 use memory_monitor::sys::signal;
 
 const USAGE: &str = "memory-monitor — watch a process's memory, catch leaks and spikes, capture jemalloc heap profiles
@@ -102,6 +102,11 @@ fn run(config: Config, env: &dyn Fn(&str) -> Option<String>) -> ExitCode {
     );
     let spool = match Spool::open(&config.spool) {
         Ok(s) => Some(s),
+        // Not ours (a symlink, another user's) or held by another monitor.
+        Err(e) if e.is_config_error() => {
+            eprintln!("memory-monitor: {e}");
+            return ExitCode::from(2);
+        }
         Err(e) => {
             log::error(
                 "spool-unavailable",
@@ -110,7 +115,7 @@ fn run(config: Config, env: &dyn Fn(&str) -> Option<String>) -> ExitCode {
             None
         }
     };
-    let uploader = match (&config.s3, &spool) {
+    let mut uploader = match (&config.s3, &spool) {
         (Some(s3_config), Some(spool)) => {
             let creds = Box::new(credentials::chain(env, &s3_config.region));
             let stop = Arc::new(AtomicBool::new(false));
@@ -134,13 +139,24 @@ fn run(config: Config, env: &dyn Fn(&str) -> Option<String>) -> ExitCode {
         }
         (Some(_), None) => None,
     };
+    let notices = uploader.as_mut().and_then(|u| u.take_notices());
+    let stats = uploader.as_ref().map(|u| u.stats());
+    let tell = match Telling::start(&config, spool.clone(), stats, notices) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("memory-monitor: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let wake = uploader.as_ref().map(|u| u.waker());
     let on_done = Box::new(move |d: &Done| {
         if let (CaptureOutcome::Spooled, Some(w)) = (d.outcome, &wake) {
             w.wake();
         }
     });
-    Monitor::new(config, spool, on_done).run();
+    Monitor::new(config, spool, on_done)
+        .with_telling(tell)
+        .run();
     if let Some(u) = uploader {
         // An upload in flight gets a bounded grace; an unfinished one stays
         // in the spool for the next start.

@@ -132,3 +132,126 @@ fn a_half_dump_is_kept_as_evidence_and_never_uploaded() {
     assert_eq!(std::fs::read(spool.join(evidence[0])).unwrap(), kept);
     assert!(m.events("uploaded").len() == 1, "{:?}", m.lines());
 }
+
+/// Runs the monitor to its exit (it must refuse to start) and returns
+/// (status, stderr).
+fn refused_start(env: &[(&str, &str)]) -> (Option<i32>, String) {
+    let mut cmd = std::process::Command::new(monitor_bin());
+    cmd.env_clear()
+        .env("BINARY_NAME", "mm-no-such-target")
+        .env("CHECK_INTERVAL", "100ms")
+        .env("MEMORY_CHANGE_THRESHOLD", "64MiB")
+        .env("INITIAL_DELAY", "0s")
+        .env("DUMP_COOLDOWN", "1h")
+        .env("POD_NAME", "test-pod")
+        .envs(env.iter().copied())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().expect("start memory-monitor");
+    let until = std::time::Instant::now() + T;
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > until {
+            let _ = child.kill();
+            panic!("the monitor did not refuse to start");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_second_monitor_on_one_spool_exits_2_naming_the_spool_and_the_holder() {
+    let dir = scratch("twomon");
+    let spool = dir.join("spool");
+    let first = monitor(&[
+        ("BINARY_NAME", "mm-no-such-target"),
+        ("SPOOL_DIR", spool.to_str().unwrap()),
+    ]);
+    first.wait_for("the first monitor up", T, |l| l.contains("event=start"));
+    // The lock is taken right after start; wait for the file with our pid.
+    let lock = spool.join(".lock");
+    let holder = first.proc.pid().to_string();
+    let until = std::time::Instant::now() + T;
+    while std::fs::read_to_string(&lock).map_or(true, |t| t.trim() != holder) {
+        assert!(
+            std::time::Instant::now() < until,
+            "no lock file with the holder's pid"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let (code, err) = refused_start(&[("SPOOL_DIR", spool.to_str().unwrap())]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains(&format!("SPOOL_DIR {}", spool.display())),
+        "{err}"
+    );
+    assert!(err.contains(&format!("(pid {holder})")), "{err}");
+    assert!(err.contains("give each monitor its own SPOOL_DIR"), "{err}");
+}
+
+#[test]
+fn a_symlinked_spool_dir_stops_the_start_with_exit_2() {
+    let dir = scratch("linkspool");
+    let real = dir.join("real");
+    std::fs::create_dir(&real).unwrap();
+    std::fs::write(real.join(".tmp-theirs.pprof"), b"x").unwrap();
+    let link = dir.join("spool");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    let (code, err) = refused_start(&[("SPOOL_DIR", link.to_str().unwrap())]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("SPOOL_DIR") && err.contains("symbolic link"),
+        "{err}"
+    );
+    assert!(real.join(".tmp-theirs.pprof").exists(), "nothing touched");
+}
+
+#[test]
+fn dumps_under_another_prefix_are_left_in_place() {
+    let s3 = S3Server::start(&["dumps"]);
+    let dir = scratch("prefix");
+    let spool = dir.join("spool");
+    std::fs::create_dir_all(&spool).unwrap();
+    // Two complete dumps as an earlier monitor left them: one under our
+    // prefix (any pod: a new pod delivers its predecessor's), one not.
+    for (stem, key) in [
+        (
+            "20240101T000000000Z-000001-7-spike",
+            "faults/old-pod-2024-01-01-00-00-00-spike.pprof",
+        ),
+        (
+            "20240101T000000000Z-000002-7-spike",
+            "elsewhere/old-pod-2024-01-01-00-00-01-spike.pprof",
+        ),
+    ] {
+        std::fs::write(spool.join(format!("{stem}.pprof")), REAL).unwrap();
+        let meta = format!(
+            r#"{{"key":"{key}","pod":"old-pod","target":"t","pid":7,"reason":"spike","unix_ms":1,"bytes":{}}}"#,
+            REAL.len()
+        );
+        std::fs::write(spool.join(format!("{stem}.json")), meta).unwrap();
+    }
+    let sock = dir.join("none.sock");
+    let mut env = s3_env(&s3, &spool, &sock, "mm-no-such-target");
+    env.retain(|(k, _)| k != "HEAP_DUMP_SOCKET");
+    let m = monitor(&borrowed(&env));
+    m.wait_for("the delivery", T, |l| l.contains("event=uploaded"));
+    let skipped = m.wait_for("the skip", T, |l| l.contains("event=spool-file-skipped"));
+    assert!(skipped.contains("elsewhere/old-pod"), "{skipped}");
+    assert_eq!(
+        s3.keys("dumps"),
+        vec!["faults/old-pod-2024-01-01-00-00-00-spike.pprof".to_string()]
+    );
+    assert!(spool
+        .join("20240101T000000000Z-000002-7-spike.pprof")
+        .exists());
+    assert!(!spool
+        .join("20240101T000000000Z-000001-7-spike.pprof")
+        .exists());
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(m.events("spool-file-skipped").len(), 1, "logged once");
+}

@@ -17,7 +17,7 @@ use memory_monitor::io::http_server;
 
 fn start() -> (Arc<Registry>, u16) {
     let reg = Arc::new(Registry::new(Instant::now(), Duration::from_millis(200)));
-    let addr = http_server::spawn("127.0.0.1:0".parse().unwrap(), Arc::clone(&reg)).unwrap();
+    let addr = http_server::spawn("127.0.0.1:0".parse().unwrap(), Arc::clone(&reg), None).unwrap();
     (reg, addr.port())
 }
 

@@ -191,3 +191,120 @@ fn pending_is_oldest_first_survives_reopen_and_never_loses_a_dump() {
     assert!(!pending[0].dump.exists() && !pending[0].meta_path.exists());
     assert_eq!(order(&Spool::open(&cfg).unwrap()), ["spike", "slow-leak"]);
 }
+
+/// Root can give files away; an unprivileged run checks its own uid only.
+fn other_uid() -> Option<u32> {
+    (my_uid() == 0).then_some(65534)
+}
+
+fn my_uid() -> u32 {
+    use std::os::unix::fs::MetadataExt;
+    let probe = std::env::temp_dir().join(format!("mm-uid-probe-{}", std::process::id()));
+    fs::write(&probe, b"").unwrap();
+    let uid = fs::metadata(&probe).unwrap().uid();
+    fs::remove_file(&probe).unwrap();
+    uid
+}
+
+#[test]
+fn a_symlinked_spool_dir_is_refused_and_left_untouched() {
+    let tmp = TempDir::new("symlink");
+    let real = tmp.path("real");
+    fs::create_dir(&real).unwrap();
+    fs::write(real.join(".tmp-x.pprof"), b"someone else's").unwrap();
+    fs::write(real.join("20240101T000000000Z-000001-1-spike.json"), b"{}").unwrap();
+    let link = tmp.path("link");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    for dir in [link.clone(), link.join("")] {
+        let err = Spool::open(&spool_cfg(&dir, MIB)).unwrap_err();
+        assert!(err.is_config_error(), "{err}");
+        let text = err.to_string();
+        assert!(text.starts_with("SPOOL_DIR "), "{text}");
+        assert!(text.contains("is a symbolic link"), "{text}");
+    }
+    assert_eq!(names(&real).len(), 2, "nothing touched: {:?}", names(&real));
+    let file = tmp.path("file");
+    fs::write(&file, b"").unwrap();
+    let err = Spool::open(&spool_cfg(&file, MIB)).unwrap_err();
+    assert!(err.to_string().contains("is not a directory"), "{err}");
+}
+
+#[test]
+fn a_spool_dir_of_another_user_is_refused() {
+    let Some(uid) = other_uid() else {
+        eprintln!("not root: cannot make a directory of another user here");
+        return;
+    };
+    let tmp = TempDir::new("foreign-dir");
+    let dir = tmp.path("spool");
+    fs::create_dir(&dir).unwrap();
+    fs::write(dir.join(".tmp-x.pprof"), b"theirs").unwrap();
+    std::os::unix::fs::chown(&dir, Some(uid), Some(uid)).unwrap();
+    let err = Spool::open(&spool_cfg(&dir, MIB)).unwrap_err();
+    assert!(err.is_config_error(), "{err}");
+    assert!(
+        err.to_string().contains(&format!("owned by uid {uid}")),
+        "{err}"
+    );
+    assert!(dir.join(".tmp-x.pprof").exists(), "nothing touched");
+}
+
+#[test]
+fn other_users_files_in_the_spool_are_left_alone() {
+    let Some(uid) = other_uid() else {
+        eprintln!("not root: cannot make a file of another user here");
+        return;
+    };
+    let tmp = TempDir::new("foreign-files");
+    let theirs = [
+        ".tmp-20240101T000000000Z-000001-9-spike.pprof",
+        "20240101T000000000Z-000002-9-spike.pprof",
+        "20240101T000000000Z-000003-9-spike.json",
+    ];
+    for name in theirs {
+        fs::write(tmp.path(name), gzip(b"theirs")).unwrap();
+        std::os::unix::fs::chown(tmp.path(name), Some(uid), Some(uid)).unwrap();
+    }
+    std::os::unix::fs::symlink(
+        "/etc/passwd",
+        tmp.path("20240101T000000000Z-000004-9-spike.pprof"),
+    )
+    .unwrap();
+    let spool = Spool::open(&spool_cfg(&tmp.0, 100 * MIB)).unwrap();
+    assert_eq!(spool.foreign_files(), 4);
+    assert!(spool.pending().unwrap().is_empty(), "never picked up");
+    for name in theirs {
+        assert!(tmp.path(name).exists(), "{name} left in place");
+    }
+    assert_eq!(spool.used_bytes(), 0);
+}
+
+#[test]
+fn one_spool_one_monitor_process() {
+    let tmp = TempDir::new("lock");
+    let spool = Spool::open(&spool_cfg(&tmp.0, MIB)).unwrap();
+    // The same process may open it again (one monitor, many handles) ...
+    drop(Spool::open(&spool_cfg(&tmp.0, MIB)).unwrap());
+    // ... another process may not: `flock` from the shell, without waiting.
+    let out = std::process::Command::new("flock")
+        .args(["-n", "-E", "75"])
+        .arg(tmp.path(".lock"))
+        .arg("true")
+        .status()
+        .expect("run flock(1)");
+    assert_eq!(out.code(), Some(75), "the lock is held");
+    let pid: u32 = fs::read_to_string(tmp.path(".lock"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert_eq!(pid, std::process::id());
+    drop(spool);
+    let out = std::process::Command::new("flock")
+        .args(["-n", "-E", "75"])
+        .arg(tmp.path(".lock"))
+        .arg("true")
+        .status()
+        .unwrap();
+    assert_eq!(out.code(), Some(0), "released with the last handle");
+}

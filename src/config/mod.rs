@@ -92,6 +92,8 @@ pub struct NotifyConfig {
     pub network: Option<String>,
     /// METRICS_ADDR: `/metrics` and `/healthz`; off when unset.
     pub metrics_addr: Option<SocketAddr>,
+    /// SSL_CERT_FILE, for HTTPS to Slack and webhooks too.
+    pub ca_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -256,6 +258,7 @@ fn notify(r: &mut Reader<'_, '_>) -> NotifyConfig {
         environment: environment.trim().to_string(),
         network: r.string("NETWORK"),
         metrics_addr: r.parsed("METRICS_ADDR", socket_addr),
+        ca_file: r.string("SSL_CERT_FILE").map(PathBuf::from),
     }
 }
 

@@ -198,9 +198,11 @@ impl Registry {
         }
     }
 
+    /// Counts an event of a live incarnation (one that has been sampled);
+    /// an event about an ended one only feeds the per-name counters.
     pub fn event(&self, target: &str, pid: u32, kind: Kind) {
         let mut st = self.lock();
-        if let Some(series) = series(&mut st, target, pid) {
+        if let Some(series) = st.series.iter_mut().find(|s| s.pid == pid) {
             series.events[kind as usize] = series.events[kind as usize].saturating_add(1);
         }
         match kind {
@@ -224,6 +226,11 @@ impl Registry {
     pub fn upload(&self, result: UploadResult) {
         let mut st = self.lock();
         st.uploads[result as usize] = st.uploads[result as usize].saturating_add(1);
+    }
+
+    /// The uploader's totals so far, in [`UploadResult`] order.
+    pub fn uploads(&self, totals: [u64; 3]) {
+        self.lock().uploads = totals;
     }
 
     pub fn notification(&self, sink: Sink, sent: bool) {

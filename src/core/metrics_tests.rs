@@ -87,6 +87,8 @@ fn global_counters_and_process() {
 #[test]
 fn too_many_targets_are_not_exported_but_nothing_breaks() {
     let (r, _) = registry();
+    r.event("t", 999, Kind::Spike);
+    assert!(!r.render(&ProcessStats::default()).contains("pid=\"999\""));
     for pid in 1..=(MAX_TARGETS as u32 + 5) {
         r.sample("t", pid, &StatusSample::default());
         r.event("t", pid, Kind::Spike);
@@ -95,7 +97,11 @@ fn too_many_targets_are_not_exported_but_nothing_breaks() {
     assert_eq!(text.matches("reason=\"spike\"").count(), MAX_TARGETS);
     let long = "x".repeat(200);
     r.ended(1);
-    r.event(&long, 1000, Kind::Spike);
+    let some = StatusSample {
+        rss_anon: Some(1),
+        ..StatusSample::default()
+    };
+    r.sample(&long, 1000, &some);
     assert!(r
         .render(&ProcessStats::default())
         .contains(&format!("target=\"{}\"", "x".repeat(64))));

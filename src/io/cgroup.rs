@@ -21,6 +21,8 @@ use crate::io::log;
 
 /// cgroup files are read at most this often.
 pub const READ_EVERY: Duration = Duration::from_secs(1);
+/// Limits rarely change: a healthy tick re-reads them at most this often.
+pub const LIMITS_EVERY: Duration = Duration::from_secs(30);
 
 /// Where to look (`PROC_ROOT`, `CGROUP_ROOT`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -202,7 +204,20 @@ pub struct CgroupFiles {
     swap: Option<File>,
     buf: Box<[u8]>,
     last_read: Option<Instant>,
+    limits_read: Option<Instant>,
+    /// Read `memory.pressure` on every refresh (a PSI rule is on).
+    psi: bool,
     reading: Reading,
+}
+
+/// What one read covers.
+#[derive(Debug, Clone, Copy)]
+struct Depth {
+    limits: bool,
+    psi: bool,
+    stat: bool,
+    /// failcnt, swap.
+    extras: bool,
 }
 
 impl CgroupFiles {
@@ -230,12 +245,20 @@ impl CgroupFiles {
             swap: (!v1).then(|| opt("memory.swap.current")).flatten(),
             buf: vec![0u8; 4096].into_boxed_slice(),
             last_read: None,
+            limits_read: None,
+            psi: true,
             reading: Reading {
                 version: Some(located.version),
                 ..Reading::default()
             },
             located,
         })
+    }
+
+    /// Whether every refresh reads `memory.pressure` (default on; off when
+    /// no rule needs it: one `pread` less per second).
+    pub fn watch_psi(&mut self, on: bool) {
+        self.psi = on;
     }
 
     /// The last reading (possibly stale by up to [`READ_EVERY`]).
@@ -254,7 +277,18 @@ impl CgroupFiles {
             return Ok(false);
         }
         self.last_read = Some(now);
-        self.read_all(with_stat)?;
+        let limits = self
+            .limits_read
+            .is_none_or(|t| now.saturating_duration_since(t) >= LIMITS_EVERY);
+        if limits {
+            self.limits_read = Some(now);
+        }
+        self.read(Depth {
+            limits,
+            psi: self.psi,
+            stat: with_stat,
+            extras: false,
+        })?;
         Ok(true)
     }
 
@@ -273,24 +307,29 @@ impl CgroupFiles {
 
     /// Everything, `memory.stat` included (an event needs the breakdown).
     pub fn read_full(&mut self) -> io::Result<&Reading> {
-        self.read_all(true)?;
+        self.read(Depth {
+            limits: true,
+            psi: true,
+            stat: true,
+            extras: true,
+        })?;
         Ok(&self.reading)
     }
 
-    fn read_all(&mut self, with_stat: bool) -> io::Result<()> {
+    fn read(&mut self, d: Depth) -> io::Result<()> {
         let buf = &mut self.buf;
         let r = &mut self.reading;
         r.usage = scan::parse_value(pread(&self.usage, buf)?);
-        if let Some(f) = &self.limit {
+        if let (true, Some(f)) = (d.limits, &self.limit) {
             r.limit = scan::parse_limit(pread(f, buf)?).flatten();
         }
-        if let Some(f) = &self.high {
+        if let (true, Some(f)) = (d.limits, &self.high) {
             r.high_limit = scan::parse_limit(pread(f, buf)?).flatten();
         }
-        if let Some(f) = &self.failcnt {
+        if let (true, Some(f)) = (d.extras, &self.failcnt) {
             r.failcnt = scan::parse_value(pread(f, buf)?);
         }
-        if let Some(f) = &self.swap {
+        if let (true, Some(f)) = (d.extras, &self.swap) {
             r.swap = scan::parse_value(pread(f, buf)?);
         }
         if let Some(f) = &self.events {
@@ -298,12 +337,12 @@ impl CgroupFiles {
             read_lines(f, buf, |chunk, eof| scan::scan_events(chunk, eof, &mut e))?;
             r.events = e;
         }
-        if let Some(f) = &self.pressure {
+        if let (true, Some(f)) = (d.psi, &self.pressure) {
             let mut p = Pressure::default();
             read_lines(f, buf, |chunk, eof| scan::scan_pressure(chunk, eof, &mut p))?;
             r.pressure = p;
         }
-        if let (true, Some(f)) = (with_stat, &self.stat) {
+        if let (true, Some(f)) = (d.stat, &self.stat) {
             let version = self.located.version;
             let mut s = MemStat::default();
             read_lines(f, buf, |chunk, eof| {

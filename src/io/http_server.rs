@@ -26,19 +26,28 @@ const HEAD_DEADLINE: Duration = Duration::from_secs(10);
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 const STACK_BYTES: usize = 128 * 1024;
 
+/// Brings figures owned by other threads (uploads, spool) up to date right
+/// before a scrape is rendered.
+pub type Collect = Box<dyn Fn(&Registry) + Send + Sync>;
+
 /// Binds `addr` and serves on a thread. Returns the bound address (for
 /// port 0 in tests).
-pub fn spawn(addr: SocketAddr, registry: Arc<Registry>) -> io::Result<SocketAddr> {
+pub fn spawn(
+    addr: SocketAddr,
+    registry: Arc<Registry>,
+    collect: Option<Collect>,
+) -> io::Result<SocketAddr> {
     let listener = TcpListener::bind(addr)?;
     let bound = listener.local_addr()?;
+    let collect: Arc<Option<Collect>> = Arc::new(collect);
     thread::Builder::new()
         .name("http".into())
         .stack_size(STACK_BYTES)
-        .spawn(move || accept_loop(&listener, &registry))?;
+        .spawn(move || accept_loop(&listener, &registry, &collect))?;
     Ok(bound)
 }
 
-fn accept_loop(listener: &TcpListener, registry: &Arc<Registry>) {
+fn accept_loop(listener: &TcpListener, registry: &Arc<Registry>, collect: &Arc<Option<Collect>>) {
     let open = Arc::new(AtomicUsize::new(0));
     loop {
         let stream = match listener.accept() {
@@ -55,11 +64,12 @@ fn accept_loop(listener: &TcpListener, registry: &Arc<Registry>) {
         }
         open.fetch_add(1, Ordering::Relaxed);
         let (open2, registry) = (Arc::clone(&open), Arc::clone(registry));
+        let collect = Arc::clone(collect);
         let spawned = thread::Builder::new()
             .name("http-conn".into())
             .stack_size(STACK_BYTES)
             .spawn(move || {
-                serve(stream, &registry);
+                serve(stream, &registry, &collect);
                 open2.fetch_sub(1, Ordering::Relaxed);
             });
         if spawned.is_err() {
@@ -69,11 +79,16 @@ fn accept_loop(listener: &TcpListener, registry: &Arc<Registry>) {
 }
 
 /// Reads one request head and answers it.
-fn serve(mut stream: TcpStream, registry: &Registry) {
+fn serve(mut stream: TcpStream, registry: &Registry, collect: &Option<Collect>) {
     let _ = stream.set_read_timeout(Some(READ_TIMEOUT));
     let _ = stream.set_write_timeout(Some(WRITE_TIMEOUT));
     let reply = match read_head(&mut stream) {
-        Ok(Some(Ok(route))) => answer(route, registry),
+        Ok(Some(Ok(route))) => {
+            if let (Route::Metrics, Some(c)) = (route, collect) {
+                c(registry);
+            }
+            answer(route, registry)
+        }
         Ok(Some(Err(refusal))) => refuse(refusal),
         // EOF or timeout before a whole head: just close.
         Ok(None) | Err(_) => return,

@@ -41,12 +41,27 @@ const REPLY_MAX: u64 = 16 * 1024;
 /// Small buffers: alerts are a few KiB, and idle memory counts.
 const BUFFER_BYTES: usize = 16 * 1024;
 
-/// Where alerts go.
-struct Sinks {
-    /// `(url, token, channel)`.
-    slack: Option<(String, String, String)>,
-    slack_webhook: Option<String>,
-    webhook: Option<(String, Secret)>,
+/// One place alerts go; each has its own thread and queue, so a stuck
+/// sink never holds up the others.
+#[derive(Clone)]
+enum Dest {
+    Slack {
+        url: String,
+        token: String,
+        channel: String,
+    },
+    SlackWebhook(String),
+    Webhook(String, Secret),
+}
+
+impl Dest {
+    fn sink(&self) -> Sink {
+        match self {
+            Dest::Slack { .. } => Sink::Slack,
+            Dest::SlackWebhook(_) => Sink::SlackWebhook,
+            Dest::Webhook(..) => Sink::Webhook,
+        }
+    }
 }
 
 #[derive(Default)]
@@ -68,10 +83,15 @@ impl Shared {
     }
 }
 
+/// One sink's queue and thread.
+struct Lane {
+    shared: Arc<Shared>,
+    handle: JoinHandle<()>,
+}
+
 /// The handle the loop keeps; cheap to send through.
 pub struct Notifier {
-    shared: Arc<Shared>,
-    handle: Option<JoinHandle<()>>,
+    lanes: Vec<Lane>,
 }
 
 /// Why the notifier could not start.
@@ -100,63 +120,96 @@ impl std::error::Error for SpawnError {
 }
 
 impl Notifier {
-    /// Starts the thread; `Ok(None)` when no sink is configured.
+    /// Starts one thread per configured sink; `Ok(None)` when there is none.
     pub fn spawn(
         cfg: &NotifyConfig,
         ctx: Context,
         ca_file: Option<&Path>,
         registry: Option<Arc<Registry>>,
     ) -> Result<Option<Notifier>, SpawnError> {
-        let sinks = Sinks {
-            slack: cfg.slack_token.as_ref().map(|token| {
-                (
-                    format!("{}/chat.postMessage", cfg.slack_api_url),
-                    token.clone(),
-                    cfg.slack_channel.clone(),
-                )
-            }),
-            slack_webhook: cfg.slack_webhook_url.clone(),
-            webhook: cfg.webhook_url.clone().zip(cfg.webhook_secret.clone()),
-        };
-        if sinks.slack.is_none() && sinks.slack_webhook.is_none() && sinks.webhook.is_none() {
+        let mut dests = Vec::new();
+        if let Some(token) = &cfg.slack_token {
+            dests.push(Dest::Slack {
+                url: format!("{}/chat.postMessage", cfg.slack_api_url),
+                token: token.clone(),
+                channel: cfg.slack_channel.clone(),
+            });
+        }
+        if let Some(url) = &cfg.slack_webhook_url {
+            dests.push(Dest::SlackWebhook(url.clone()));
+        }
+        if let (Some(url), Some(secret)) = (&cfg.webhook_url, &cfg.webhook_secret) {
+            dests.push(Dest::Webhook(url.clone(), secret.clone()));
+        }
+        if dests.is_empty() {
             return Ok(None);
         }
         let agent = agent(ca_file).map_err(SpawnError::Tls)?;
-        let shared = Arc::new(Shared {
-            queue: Mutex::new(Queue {
-                items: VecDeque::with_capacity(QUEUE_CAPACITY),
-                stop: false,
-            }),
-            cv: Condvar::new(),
-            dropped: AtomicU64::new(0),
-            registry: registry.clone(),
-        });
-        let worker = Worker {
-            shared: Arc::clone(&shared),
-            agent,
-            sinks,
-            ctx,
-            registry,
-            backoff: Backoff::new(BACKOFF_BASE, BACKOFF_CAP, backoff::seed()),
-            sent_ids: 0,
-        };
-        let handle = thread::Builder::new()
-            .name("notify".into())
-            .stack_size(256 * 1024)
-            .spawn(move || worker.run())
-            .map_err(SpawnError::Thread)?;
-        Ok(Some(Notifier {
-            shared,
-            handle: Some(handle),
-        }))
+        let mut lanes = Vec::with_capacity(dests.len());
+        for dest in dests {
+            let shared = Arc::new(Shared {
+                queue: Mutex::new(Queue {
+                    items: VecDeque::with_capacity(QUEUE_CAPACITY),
+                    stop: false,
+                }),
+                cv: Condvar::new(),
+                dropped: AtomicU64::new(0),
+                registry: registry.clone(),
+            });
+            let worker = Worker {
+                shared: Arc::clone(&shared),
+                agent: agent.clone(),
+                dest,
+                ctx: ctx.clone(),
+                registry: registry.clone(),
+                backoff: Backoff::new(BACKOFF_BASE, BACKOFF_CAP, backoff::seed()),
+                sent_ids: 0,
+            };
+            let handle = thread::Builder::new()
+                .name(format!("notify-{}", worker.dest.sink().as_str()))
+                .stack_size(256 * 1024)
+                .spawn(move || worker.run())
+                .map_err(SpawnError::Thread)?;
+            lanes.push(Lane { shared, handle });
+        }
+        Ok(Some(Notifier { lanes }))
     }
 
-    /// Queues a report; never blocks on the network. Events that people are
-    /// not told about (`Kind::notified`) are ignored.
+    /// Queues a report for every sink; never blocks on the network. Events
+    /// that people are not told about (`Kind::notified`) are ignored.
     pub fn send(&self, report: Report) {
         if !report.kind.notified() {
             return;
         }
+        for lane in &self.lanes {
+            lane.push(report.clone());
+        }
+    }
+
+    /// Reports dropped from full queues so far (all sinks).
+    pub fn dropped(&self) -> u64 {
+        self.lanes
+            .iter()
+            .map(|l| l.shared.dropped.load(Ordering::Relaxed))
+            .sum()
+    }
+
+    /// Stops retrying, gives what is queued one last attempt and waits for
+    /// the threads at most `grace`.
+    pub fn finish(self, grace: Duration) {
+        for lane in &self.lanes {
+            lane.shared.lock().stop = true;
+            lane.shared.cv.notify_all();
+        }
+        let until = Instant::now() + grace;
+        while self.lanes.iter().any(|l| !l.handle.is_finished()) && Instant::now() < until {
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Lane {
+    fn push(&self, report: Report) {
         let mut q = self.shared.lock();
         if q.items.len() >= QUEUE_CAPACITY {
             if let Some(old) = q.items.pop_front() {
@@ -177,24 +230,6 @@ impl Notifier {
         q.items.push_back(report);
         drop(q);
         self.shared.cv.notify_all();
-    }
-
-    /// Reports dropped from the full queue so far.
-    pub fn dropped(&self) -> u64 {
-        self.shared.dropped.load(Ordering::Relaxed)
-    }
-
-    /// Stops retrying, gives what is queued one last attempt and waits for
-    /// the thread at most `grace`.
-    pub fn finish(mut self, grace: Duration) {
-        self.shared.lock().stop = true;
-        self.shared.cv.notify_all();
-        let until = Instant::now() + grace;
-        if let Some(h) = self.handle.take() {
-            while !h.is_finished() && Instant::now() < until {
-                thread::sleep(Duration::from_millis(20));
-            }
-        }
     }
 }
 
@@ -230,7 +265,7 @@ enum Attempt {
 struct Worker {
     shared: Arc<Shared>,
     agent: Agent,
-    sinks: Sinks,
+    dest: Dest,
     ctx: Context,
     registry: Option<Arc<Registry>>,
     backoff: Backoff,

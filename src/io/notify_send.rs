@@ -48,32 +48,40 @@ impl Worker {
             std::process::id(),
             self.sent_ids
         );
-        if let Some((url, token, channel)) = self.sinks.slack.clone() {
-            let body = notify::slack_bot_body(&channel, &text::slack(&self.ctx, report));
-            let auth = format!("Bearer {token}");
-            self.with_retries(Sink::Slack, report, stopping, |agent| {
-                post(agent, &url, &[("authorization", &auth)], &body, true)
-            });
-        }
-        if let Some(url) = self.sinks.slack_webhook.clone() {
-            let body = notify::slack_webhook_body(&text::slack(&self.ctx, report));
-            self.with_retries(Sink::SlackWebhook, report, stopping, |agent| {
-                post(agent, &url, &[], &body, false)
-            });
-        }
-        if let Some((url, secret)) = self.sinks.webhook.clone() {
-            let body = webhook::body(&self.ctx, report);
-            self.with_retries(Sink::Webhook, report, stopping, |agent| {
-                // Timestamp and signature afresh for each attempt.
-                let ts = unix_now().as_secs().to_string();
-                let sig = secret.sign(&id, unix_now().as_secs(), &body);
-                let headers = [
-                    ("webhook-id", id.as_str()),
-                    ("webhook-timestamp", ts.as_str()),
-                    ("webhook-signature", sig.as_str()),
-                ];
-                post(agent, &url, &headers, &body, false)
-            });
+        let sink = self.dest.sink();
+        match self.dest.clone() {
+            Dest::Slack {
+                url,
+                token,
+                channel,
+            } => {
+                let body = notify::slack_bot_body(&channel, &text::slack(&self.ctx, report));
+                let auth = format!("Bearer {token}");
+                self.with_retries(sink, report, stopping, |agent| {
+                    post(agent, &url, &[("authorization", &auth)], &body, true)
+                });
+            }
+            Dest::SlackWebhook(url) => {
+                let body = notify::slack_webhook_body(&text::slack(&self.ctx, report));
+                self.with_retries(sink, report, stopping, |agent| {
+                    post(agent, &url, &[], &body, false)
+                });
+            }
+            Dest::Webhook(url, secret) => {
+                let body = webhook::body(&self.ctx, report);
+                self.with_retries(sink, report, stopping, |agent| {
+                    // Timestamp and signature afresh for each attempt.
+                    let ts = unix_now().as_secs();
+                    let ts_text = ts.to_string();
+                    let sig = secret.sign(&id, ts, &body);
+                    let headers = [
+                        ("webhook-id", id.as_str()),
+                        ("webhook-timestamp", ts_text.as_str()),
+                        ("webhook-signature", sig.as_str()),
+                    ];
+                    post(agent, &url, &headers, &body, false)
+                });
+            }
         }
     }
 

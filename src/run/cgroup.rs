@@ -17,7 +17,10 @@ pub(super) fn attach(pid: u32, name: &str, explain: &ExplainConfig) -> Option<Cg
         proc_root: explain.proc_root.clone(),
         cgroup_root: explain.cgroup_root.clone(),
     };
-    let files = cgroup::attach(pid, name, &roots);
+    let mut files = cgroup::attach(pid, name, &roots);
+    if let Some(f) = files.as_mut() {
+        f.watch_psi(explain.psi_threshold.is_some());
+    }
     if files.is_none() && explain.metric.needs_cgroup() {
         log::warn(
             "metric-fallback",

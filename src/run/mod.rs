@@ -11,7 +11,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::capture::{Done, Job, Worker};
+use crate::capture::{Done, Job, Spooled, Worker};
 use crate::config::{Config, TargetSpec};
 use crate::core::event::{CaptureOutcome, CgroupView, Kind};
 use crate::core::lifecycle::pairing::{Ended, Pairing};
@@ -27,10 +27,12 @@ mod cgroup;
 mod record;
 mod report;
 mod restart;
+mod tell;
 
 use record::Recorder;
 use report::{opt, report, spec_text};
 use restart::Restarts;
+pub use tell::Telling;
 
 /// How long shutdown waits for a dump in flight.
 const CAPTURE_GRACE: Duration = Duration::from_millis(1500);
@@ -43,6 +45,8 @@ struct Target {
     status: StatusFile,
     life: Lifecycle,
     record: Option<Recorder>,
+    /// When the window's percentiles were last exported.
+    metrics_at: Option<Instant>,
     /// The memory cgroup's open files; `None` = /proc only.
     cgroup: Option<CgroupFiles>,
     /// The cgroup when the baseline dump was requested.
@@ -61,6 +65,7 @@ pub struct Monitor {
     pairing: Pairing,
     lost: usize,
     recorded_once: bool,
+    tell: Telling,
     restarts: Option<Restarts>,
 }
 
@@ -102,7 +107,14 @@ impl Monitor {
             pairing: Pairing::new(),
             lost: 0,
             recorded_once: false,
+            tell: Telling::default(),
         }
+    }
+
+    /// Notifications and metrics (off by default).
+    pub fn with_telling(mut self, tell: Telling) -> Monitor {
+        self.tell = tell;
+        self
     }
 
     /// Runs until SIGTERM / SIGINT.
@@ -141,12 +153,14 @@ impl Monitor {
                 std::thread::sleep(Duration::from_millis(20));
             }
         }
+        std::mem::take(&mut self.tell).finish();
     }
 
     /// One pass of the loop at `now`: capture outcomes, a scan when one is
     /// due, then a sample of every target. Allocation-free once every target
     /// is found and watched and no event fires.
     pub fn step(&mut self, now: Instant, buf: &mut [u8]) {
+        self.tell.beat(now, self.targets.is_empty());
         self.outcomes(now);
         if self.rescan.due(now) {
             self.look(now);
@@ -160,6 +174,9 @@ impl Monitor {
         if let Some(r) = self.restarts.as_mut() {
             for t in &mut self.targets {
                 r.poll(t, now);
+            }
+            for report in r.reports() {
+                self.tell.forward(report);
             }
         }
     }
@@ -188,6 +205,7 @@ impl Monitor {
                         sample,
                         cgroup: reading.as_ref(),
                     });
+                    self.tell.sample(t, now, &sample);
                     for a in actions {
                         self.act(i, a, now);
                     }
@@ -217,15 +235,23 @@ impl Monitor {
             };
             // The target may be gone meanwhile: its outcome has no one to go to.
             if let Some(i) = self.targets.iter().position(|t| t.inc == inc) {
-                self.outcome(i, done.kind, done.outcome, now);
+                self.outcome(i, done.kind, done.outcome, done.spooled.as_ref(), now);
             }
         }
     }
 
-    fn outcome(&mut self, i: usize, kind: Kind, outcome: CaptureOutcome, now: Instant) {
+    fn outcome(
+        &mut self,
+        i: usize,
+        kind: Kind,
+        outcome: CaptureOutcome,
+        spooled: Option<&Spooled>,
+        now: Instant,
+    ) {
         let Some(t) = self.targets.get_mut(i) else {
             return;
         };
+        self.tell.captured(t, kind, outcome, spooled);
         for a in t.life.on_capture(kind, outcome, now) {
             self.act(i, a, now);
         }
@@ -245,6 +271,9 @@ impl Monitor {
             Action::Report(note) => {
                 if let Some(t) = self.targets.get_mut(i) {
                     report(t, &note, &self.config);
+                }
+                if let Some(t) = self.targets.get(i) {
+                    self.tell.note(t, &note);
                 }
             }
             Action::Phase(Phase::BaselineDump { bytes }) => {
@@ -314,11 +343,12 @@ impl Monitor {
                 ],
             );
             // No spool: a dump is impossible, like a target without a socket.
-            self.outcome(i, c.kind, CaptureOutcome::NoSocket, now);
+            self.outcome(i, c.kind, CaptureOutcome::NoSocket, None, now);
         }
     }
 
     fn gone(&mut self, mut t: Target) {
+        self.tell.gone(&t);
         if let Some(r) = self.restarts.as_mut() {
             r.gone(&mut t);
         }
@@ -387,16 +417,19 @@ impl Monitor {
             ("socket", &t.socket.display()),
         ];
         match self.pairing.found(&t.name, t.ppid) {
-            Some(e) => log::warn(
-                "restart",
-                &[
-                    fields[0],
-                    ("old_pid", &e.pid),
-                    fields[1],
-                    ("last_rss_anon", &opt(e.last.rss_anon)),
-                    ("peak_vm_hwm", &opt(e.last.vm_hwm)),
-                ],
-            ),
+            Some(e) => {
+                self.tell.restarted(t);
+                log::warn(
+                    "restart",
+                    &[
+                        fields[0],
+                        ("old_pid", &e.pid),
+                        fields[1],
+                        ("last_rss_anon", &opt(e.last.rss_anon)),
+                        ("peak_vm_hwm", &opt(e.last.vm_hwm)),
+                    ],
+                );
+            }
             None => log::info("target-found", &fields),
         }
     }
@@ -426,6 +459,7 @@ impl Monitor {
             status,
             life: Lifecycle::new(self.params, now),
             record,
+            metrics_at: None,
             cgroup,
             cgroup_base: None,
         })

@@ -24,6 +24,8 @@ pub(super) struct Handle {
 pub(super) struct Restarts {
     cfg: RestartConfig,
     budget: Budget,
+    /// Reports for the notifier and the metrics, taken by the loop.
+    outbox: Vec<Report>,
 }
 
 impl Restarts {
@@ -48,6 +50,7 @@ impl Restarts {
         Restarts {
             cfg,
             budget: Budget::new(),
+            outbox: Vec::new(),
         }
     }
 
@@ -103,7 +106,7 @@ impl Restarts {
     fn drain(&mut self, t: &Target, h: &mut Handle, now: Instant) {
         while let Some(action) = h.seq.poll(now, &self.cfg) {
             let Action::Send(sig) = action else {
-                emit(tell(t, action, &self.cfg));
+                self.outbox.push(tell(t, action, &self.cfg));
                 continue;
             };
             let Some(fd) = h.pidfd.as_ref() else { return };
@@ -187,9 +190,12 @@ fn stopped(t: &Target, exit: Exit) {
     );
 }
 
-/// Where restart reports go besides the log (the notifier and the metrics
-/// hook in here).
-fn emit(_report: Report) {}
+impl Restarts {
+    /// Reports since the last call, for the notifier and the metrics.
+    pub(super) fn reports(&mut self) -> std::vec::Drain<'_, Report> {
+        self.outbox.drain(..)
+    }
+}
 
 /// Logs a restart event and builds its report (`detail` says what happened).
 fn tell(t: &Target, action: Action, cfg: &RestartConfig) -> Report {

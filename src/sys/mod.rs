@@ -3,6 +3,7 @@
 //! `io::Error::last_os_error()`. Nothing here decides anything.
 
 pub mod clock;
+pub mod file;
 pub mod pidfd;
 pub mod signal;
 pub mod unix;

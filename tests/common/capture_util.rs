@@ -70,7 +70,7 @@ pub fn meta(key: &str, pid: u32, reason: &str, unix_ms: u64) -> Meta {
     }
 }
 
-/// Names in `dir`, sorted.
+/// Names in `dir`, sorted (without the spool's `.lock`).
 pub fn names(dir: &Path) -> Vec<String> {
     let mut out: Vec<String> = fs::read_dir(dir)
         .expect("read spool dir")
@@ -80,6 +80,7 @@ pub fn names(dir: &Path) -> Vec<String> {
                 .into_string()
                 .expect("utf-8 name")
         })
+        .filter(|n| n != ".lock") // the spool's lock, held while it is open
         .collect();
     out.sort();
     out

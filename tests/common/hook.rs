@@ -25,7 +25,12 @@ impl Drop for HookServer {
 impl HookServer {
     /// Starts the server with a reply script (see hook_server.py).
     pub fn start(dir: &Path, script: &str) -> HookServer {
-        let record = dir.join(format!("hook-{}.jsonl", script.replace([':', ','], "_")));
+        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let record = dir.join(format!(
+            "hook-{n}-{}.jsonl",
+            script.replace([':', ','], "_")
+        ));
         let _ = std::fs::remove_file(&record);
         let py = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/common/hook_server.py");
         let mut child = Command::new("python3")

@@ -186,7 +186,9 @@ pub fn monitor_cmd(mut cmd: Command, extra: &[(&str, &str)]) -> Monitor {
         .env("BASELINE_SETTLE", "0s")
         .env("DUMP_COOLDOWN", "1h")
         .env("HISTORY_WINDOW_SIZE", "10")
-        .env("POD_NAME", "test-pod");
+        .env("POD_NAME", "test-pod")
+        // One spool per monitor: a spool is locked by the monitor using it.
+        .env("SPOOL_DIR", scratch("spool").join("spool"));
     for (k, v) in extra {
         cmd.env(k, v);
     }

@@ -24,7 +24,7 @@ pub use credentials::Provide;
 pub use error_xml::parse_error_xml;
 pub use put::{Client, ClientError, PutError, Timeouts, STOP_GRACE};
 pub use uploader::{
-    spawn, spawn_with, Counts, Delivery, Notice, Options, SpawnError, Uploader, Wake,
+    spawn, spawn_with, Counts, Delivery, Notice, Options, SpawnError, Stats, Uploader, Wake,
 };
 
 use std::fmt;

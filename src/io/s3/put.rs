@@ -76,6 +76,9 @@ impl Client {
             .http_status_as_error(false)
             // A 301 PermanentRedirect (wrong region) is reported, not followed.
             .max_redirects(0)
+            // Dumps are rare and large: a pooled idle connection would keep
+            // its 2 x 128 KiB buffers (and TLS state) resident for nothing.
+            .max_idle_connections(0)
             .user_agent(concat!("memory-monitor/", env!("CARGO_PKG_VERSION")));
         if let Some(path) = &s3.ca_file {
             let roots = read_ca_file(path)?;

@@ -39,6 +39,7 @@ use crate::config::S3Config;
 use crate::core::event::{CaptureOutcome, DumpRef, Kind, Report};
 use crate::io::spool::{Meta, Spool};
 
+mod attempt;
 mod worker;
 
 /// The spool is rescanned this often even without a wake.
@@ -118,6 +119,9 @@ pub struct Counts {
     pub bytes: u64,
     /// Dumps moved to the quarantine.
     pub quarantined: u64,
+    /// Dumps left in place at the last pass: their key is not under
+    /// `S3_PATH_PREFIX`.
+    pub skipped: u64,
 }
 
 /// Something people should hear about; take them with
@@ -223,6 +227,22 @@ struct Shared {
     failed: AtomicU64,
     bytes: AtomicU64,
     quarantined: AtomicU64,
+    skipped: AtomicU64,
+}
+
+/// A cloneable view of the uploader's totals (for metrics).
+#[derive(Clone)]
+pub struct Stats(Arc<Shared>);
+
+impl Stats {
+    pub fn counts(&self) -> Counts {
+        Counts {
+            uploaded: self.0.uploaded.load(Ordering::Relaxed),
+            failed: self.0.failed.load(Ordering::Relaxed),
+            bytes: self.0.bytes.load(Ordering::Relaxed),
+            quarantined: self.0.quarantined.load(Ordering::Relaxed),
+        }
+    }
 }
 
 /// Handle to the running uploader thread.
@@ -237,6 +257,10 @@ pub struct Uploader {
 impl Uploader {
     pub fn waker(&self) -> Wake {
         self.wake.clone()
+    }
+
+    pub fn stats(&self) -> Stats {
+        Stats(Arc::clone(&self.shared))
     }
 
     /// The notices (quarantined dumps, blocked uploads); the first call gets
@@ -261,6 +285,7 @@ impl Uploader {
             failed: self.shared.failed.load(Ordering::Relaxed),
             bytes: self.shared.bytes.load(Ordering::Relaxed),
             quarantined: self.shared.quarantined.load(Ordering::Relaxed),
+            skipped: self.shared.skipped.load(Ordering::Relaxed),
         }
     }
 

@@ -24,6 +24,17 @@ pub enum SpoolError {
         path: Option<PathBuf>,
         reason: String,
     },
+    /// SPOOL_DIR is not ours to use (a symlink, not a directory, owned by
+    /// another non-root user): a configuration error; nothing was touched.
+    NotOurs {
+        dir: PathBuf,
+        why: String,
+    },
+    /// Another monitor holds the spool's lock (`holder`: its pid, if known).
+    InUse {
+        dir: PathBuf,
+        holder: Option<u32>,
+    },
     /// The reply is not one complete gzip stream: refused as a dump, kept
     /// as evidence at `evidence` (when that worked).
     Incomplete {
@@ -33,11 +44,19 @@ pub enum SpoolError {
 }
 
 impl SpoolError {
+    /// A configuration error: the monitor exits 2 before anything starts.
+    pub fn is_config_error(&self) -> bool {
+        matches!(self, SpoolError::NotOurs { .. } | SpoolError::InUse { .. })
+    }
+
     /// The capture failure this is (`core::event` vocabulary).
     pub fn capture_failure(&self) -> CaptureFailure {
         match self {
             SpoolError::Full { .. } => CaptureFailure::SpoolFull,
-            SpoolError::Io { .. } | SpoolError::BadMeta { .. } => CaptureFailure::Io,
+            SpoolError::Io { .. }
+            | SpoolError::BadMeta { .. }
+            | SpoolError::NotOurs { .. }
+            | SpoolError::InUse { .. } => CaptureFailure::Io,
             SpoolError::Incomplete { cause, .. } => cause.failure(),
         }
     }
@@ -53,6 +72,22 @@ impl fmt::Display for SpoolError {
                 dir.display()
             ),
             SpoolError::Io { path, source } => write!(f, "spool {}: {source}", path.display()),
+            SpoolError::NotOurs { dir, why } => write!(
+                f,
+                "SPOOL_DIR {}: {why}; refusing to use it (nothing in it was touched)",
+                dir.display()
+            ),
+            SpoolError::InUse { dir, holder } => {
+                write!(
+                    f,
+                    "SPOOL_DIR {}: in use by another memory-monitor",
+                    dir.display()
+                )?;
+                if let Some(pid) = holder {
+                    write!(f, " (pid {pid})")?;
+                }
+                f.write_str("; give each monitor its own SPOOL_DIR")
+            }
             SpoolError::BadMeta {
                 path: Some(path),
                 reason,

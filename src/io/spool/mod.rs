@@ -24,7 +24,7 @@ use std::collections::{HashSet, VecDeque};
 
 use std::fs::{self, DirBuilder, File};
 use std::io;
-use std::os::unix::fs::DirBuilderExt;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -32,8 +32,11 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::config::SpoolConfig;
 use crate::core::timefmt::Utc;
+use crate::io::log;
+use crate::sys::file::euid;
 
 mod error;
+mod lock;
 mod meta;
 mod shelf;
 mod tidy;
@@ -107,19 +110,47 @@ struct Inner {
     recent_keys: Mutex<VecDeque<String>>,
     /// Stems delivered whose files could not be removed (this run).
     delivered: Mutex<HashSet<String>>,
+    /// Files of other users found at open (left alone).
+    foreign: usize,
+    /// The spool's `flock`, held while any handle lives.
+    _lock: Arc<File>,
 }
 
 impl Spool {
     /// Creates the directory (0700) if needed, recovers a commit cut short,
     /// removes leftovers of a killed monitor (`.tmp-*`, metadata without its
     /// dump), and sums what is pending.
+    ///
+    /// A `SPOOL_DIR` that is a symlink, not a directory or owned by another
+    /// non-root user, or that another monitor holds, is refused with an
+    /// error for which [`SpoolError::is_config_error`] holds; nothing in it
+    /// is touched. Files of other users are left alone, counted and logged.
     pub fn open(cfg: &SpoolConfig) -> Result<Spool, SpoolError> {
-        let dir = cfg.dir.clone();
-        DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(&dir)
-            .map_err(io_err(&dir))?;
+        // `a/b/` and `a/b` are one directory (and `a/b/` would follow a link).
+        let dir: PathBuf = cfg.dir.components().collect();
+        if fs::symlink_metadata(&dir).is_err() {
+            DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(&dir)
+                .map_err(io_err(&dir))?;
+        }
+        lock::check_dir(&dir)?;
+        let lock = lock::acquire(&dir)?;
+        let foreign = foreign_files(&dir)?;
+        if foreign > 0 {
+            log::warn(
+                "spool-foreign-files",
+                &[
+                    ("dir", &dir.display()),
+                    ("files", &foreign),
+                    (
+                        "why",
+                        &"owned by another user: left in place, never uploaded or deleted",
+                    ),
+                ],
+            );
+        }
         let found = tidy::tidy(&dir)?;
         SEQ.fetch_max(found.next_seq, Ordering::Relaxed);
         let used = found.used;
@@ -130,6 +161,8 @@ impl Spool {
                 used: AtomicU64::new(used),
                 recent_keys: Mutex::new(VecDeque::with_capacity(RECENT_KEYS)),
                 delivered: Mutex::new(HashSet::new()),
+                foreign,
+                _lock: lock,
             }),
         };
         let pending = spool.pending()?;
@@ -148,6 +181,11 @@ impl Spool {
     /// Bytes held: pending dumps and metadata plus dumps being written.
     pub fn used_bytes(&self) -> u64 {
         self.inner.used.load(Ordering::Relaxed)
+    }
+
+    /// Files of other users (and links) found at open and left alone.
+    pub fn foreign_files(&self) -> usize {
+        self.inner.foreign
     }
 
     pub fn max_bytes(&self) -> u64 {
@@ -329,8 +367,11 @@ fn stem(now: SystemTime, seq: u64, pid: u32, reason: &str) -> String {
     )
 }
 
-/// Regular files in `dir` with UTF-8 names, and their sizes.
+/// Regular files in `dir` with UTF-8 names that this monitor's user owns,
+/// and their sizes. Symlinks and other users' files are never listed, so
+/// nothing here reads, uploads or deletes them.
 fn list(dir: &Path) -> Result<Vec<(String, u64)>, SpoolError> {
+    let me = euid();
     let mut out = Vec::new();
     for entry in fs::read_dir(dir).map_err(io_err(dir))? {
         let entry = entry.map_err(io_err(dir))?;
@@ -338,13 +379,27 @@ fn list(dir: &Path) -> Result<Vec<(String, u64)>, SpoolError> {
             continue; // not ours: we only write ASCII names
         };
         match entry.metadata() {
-            Ok(info) if info.is_file() => out.push((name, info.len())),
+            Ok(info) if info.is_file() && info.uid() == me => out.push((name, info.len())),
             Ok(_) => {}
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) => return Err(io_err(&entry.path())(e)),
         }
     }
     Ok(out)
+}
+
+/// Entries of `dir` this monitor leaves alone: other users' files, links.
+fn foreign_files(dir: &Path) -> Result<usize, SpoolError> {
+    let me = euid();
+    let mut n = 0;
+    for entry in fs::read_dir(dir).map_err(io_err(dir))?.flatten() {
+        let Ok(info) = entry.metadata() else { continue };
+        let ours = info.uid() == me && (info.is_file() || info.is_dir());
+        if !ours && entry.file_name() != ".lock" {
+            n += 1;
+        }
+    }
+    Ok(n)
 }
 
 fn sync_dir(dir: &Path) -> Result<(), SpoolError> {

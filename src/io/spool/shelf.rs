@@ -8,6 +8,7 @@ use std::io::Write;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::PathBuf;
 
+use super::lock::{check_dir, is_own_dir};
 use super::writer::create_new;
 use super::{
     io_err, list, remove_if_present, sync_dir, Pending, Spool, SpoolError, DELIVERED_EXT, DUMP_EXT,
@@ -59,13 +60,10 @@ impl Spool {
     /// Quarantined dumps, oldest first.
     pub fn quarantined(&self) -> Result<Vec<Pending>, SpoolError> {
         let qdir = self.quarantine_dir();
-        let names = match list(&qdir) {
-            Ok(n) => n,
-            Err(SpoolError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
-                return Ok(Vec::new())
-            }
-            Err(e) => return Err(e),
-        };
+        if !is_own_dir(&qdir) {
+            return Ok(Vec::new()); // none yet, or not ours to read
+        }
+        let names = list(&qdir)?;
         let stems: Vec<&str> = names
             .iter()
             .filter(|(name, _)| !name.starts_with('.'))
@@ -76,7 +74,11 @@ impl Spool {
 
     /// Number of quarantined dumps (for the metric).
     pub fn quarantined_count(&self) -> usize {
-        list(&self.quarantine_dir()).map_or(0, |names| {
+        let qdir = self.quarantine_dir();
+        if !is_own_dir(&qdir) {
+            return 0;
+        }
+        list(&qdir).map_or(0, |names| {
             names.iter().filter(|(n, _)| n.ends_with(DUMP_EXT)).count()
         })
     }
@@ -115,7 +117,7 @@ impl Spool {
         let qdir = self.quarantine_dir();
         match DirBuilder::new().mode(0o700).create(&qdir) {
             Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => check_dir(&qdir),
             Err(e) => Err(io_err(&qdir)(e)),
         }
     }

@@ -74,13 +74,10 @@ fn finish_delete(dir: &Path, stem: &str) {
 
 /// Bytes of the quarantined files; temp files there are removed.
 fn quarantined_bytes(qdir: &Path) -> Result<u64, SpoolError> {
-    let names = match list(qdir) {
-        Ok(n) => n,
-        Err(SpoolError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
-            return Ok(0)
-        }
-        Err(e) => return Err(e),
-    };
+    if !super::lock::is_own_dir(qdir) {
+        return Ok(0); // none yet, or not ours to touch
+    }
+    let names = list(qdir)?;
     let mut used: u64 = 0;
     for (name, len) in names {
         if name.starts_with(TMP_PREFIX) {

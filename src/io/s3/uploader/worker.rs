@@ -2,12 +2,12 @@
 //! with its own backoff, the whole thread paused only by what stops every
 //! dump alike (see the module above for the rules).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::SyncSender;
 use std::sync::{Arc, PoisonError};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use super::{metadata, Delivery, Notice, Options, Shared, Wake, DELIVERED_KEPT, IDLE_RESCAN};
 use crate::core::s3_refusal::{skew_ms, Refusal};
@@ -15,6 +15,8 @@ use crate::io::log;
 use crate::io::s3::backoff::{seed, Backoff};
 use crate::io::s3::credentials::Provide;
 use crate::io::s3::put::{Client, Object, PutError};
+
+use super::attempt::{put_once, unix_ms, Failure};
 use crate::io::spool::{Pending, Spool};
 
 /// What the worker is built from.
@@ -60,6 +62,8 @@ pub(super) struct Worker {
     /// Added to the local clock when signing (from S3's `Date`).
     skew_ms: i64,
     next_quarantine_try: Instant,
+    /// Dumps under another prefix, already logged.
+    foreign_logged: HashSet<PathBuf>,
 }
 
 impl Worker {
@@ -75,6 +79,7 @@ impl Worker {
             blocked: None,
             skew_ms: 0,
             next_quarantine_try: first_retry,
+            foreign_logged: HashSet::new(),
         }
     }
 
@@ -124,9 +129,14 @@ impl Worker {
         self.retries
             .retain(|dump, _| pending.iter().any(|p| &p.dump == dump));
         let mut next: Option<Instant> = None;
+        let mut foreign = 0u64;
         for p in &pending {
             if self.stopping() {
                 return Pass::Pause;
+            }
+            if !self.is_ours(p) {
+                foreign += 1;
+                continue;
             }
             let waiting = self.retries.get(&p.dump).map(|r| r.not_before);
             if let Some(t) = waiting.filter(|&t| t > Instant::now()) {
@@ -140,7 +150,28 @@ impl Worker {
                 next = Some(next.map_or(r.not_before, |n| n.min(r.not_before)));
             }
         }
+        self.parts.shared.skipped.store(foreign, Ordering::Relaxed);
         Pass::Done(next)
+    }
+
+    /// A dump whose key is under another `S3_PATH_PREFIX` (another
+    /// monitor's, or an old setting's) is left in place, logged once.
+    fn is_ours(&mut self, p: &Pending) -> bool {
+        let key = p.key_or(&self.parts.opts.prefix, &self.parts.opts.pod);
+        if key.starts_with(&self.parts.opts.prefix) {
+            return true;
+        }
+        if self.foreign_logged.insert(p.dump.clone()) {
+            log::warn(
+                "spool-file-skipped",
+                &[
+                    ("file", &p.dump.display()),
+                    ("key", &key),
+                    ("why", &"its key is not under S3_PATH_PREFIX: left in place"),
+                ],
+            );
+        }
+        false
     }
 
     /// Offers every quarantined dump to S3 once more (hourly).
@@ -152,6 +183,9 @@ impl Worker {
             return;
         };
         for p in &list {
+            if !self.is_ours(p) {
+                continue;
+            }
             let key = p.key_or(&self.parts.opts.prefix, &self.parts.opts.pod);
             match self.put(p, &key) {
                 Ok(bytes) => self.delivered(p, key, bytes),
@@ -375,70 +409,5 @@ impl Worker {
                 ],
             );
         }
-    }
-}
-
-/// Why a PUT did not happen or failed.
-enum Failure {
-    /// No credentials could be had.
-    Credentials(String),
-    Put(PutError),
-}
-
-impl std::fmt::Display for Failure {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Failure::Credentials(why) => f.write_str(why),
-            Failure::Put(e) => e.fmt(f),
-        }
-    }
-}
-
-impl Failure {
-    fn refusal(&self) -> Refusal {
-        match self {
-            Failure::Credentials(_) => Refusal::BucketWide,
-            Failure::Put(e) => e.refusal(),
-        }
-    }
-}
-
-fn put_once(
-    client: &Client,
-    obj: &Object<'_>,
-    creds: &crate::io::s3::Credentials,
-    skew_ms: i64,
-    stop: &AtomicBool,
-) -> Result<u64, PutError> {
-    let clock = move || shifted(SystemTime::now(), skew_ms);
-    client.put_file(obj, creds, &clock, stop)
-}
-
-/// `t` moved by `ms` (either way), saturating at the epoch and far future.
-fn shifted(t: SystemTime, ms: i64) -> SystemTime {
-    let d = Duration::from_millis(ms.unsigned_abs());
-    let moved = if ms >= 0 {
-        t.checked_add(d)
-    } else {
-        t.checked_sub(d)
-    };
-    moved.unwrap_or(t)
-}
-
-fn unix_ms(t: SystemTime) -> u64 {
-    t.duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn shifted_moves_both_ways_and_saturates() {
-        let t = UNIX_EPOCH + Duration::from_secs(1_000);
-        assert_eq!(shifted(t, 1_500), t + Duration::from_millis(1_500));
-        assert_eq!(shifted(t, -1_500), t - Duration::from_millis(1_500));
-        assert_eq!(shifted(t, 0), t);
     }
 }
