@@ -236,11 +236,18 @@ pub struct Stats(Arc<Shared>);
 
 impl Stats {
     pub fn counts(&self) -> Counts {
+        self.0.counts()
+    }
+}
+
+impl Shared {
+    fn counts(&self) -> Counts {
         Counts {
-            uploaded: self.0.uploaded.load(Ordering::Relaxed),
-            failed: self.0.failed.load(Ordering::Relaxed),
-            bytes: self.0.bytes.load(Ordering::Relaxed),
-            quarantined: self.0.quarantined.load(Ordering::Relaxed),
+            uploaded: self.uploaded.load(Ordering::Relaxed),
+            failed: self.failed.load(Ordering::Relaxed),
+            bytes: self.bytes.load(Ordering::Relaxed),
+            quarantined: self.quarantined.load(Ordering::Relaxed),
+            skipped: self.skipped.load(Ordering::Relaxed),
         }
     }
 }
@@ -280,13 +287,7 @@ impl Uploader {
     }
 
     pub fn counts(&self) -> Counts {
-        Counts {
-            uploaded: self.shared.uploaded.load(Ordering::Relaxed),
-            failed: self.shared.failed.load(Ordering::Relaxed),
-            bytes: self.shared.bytes.load(Ordering::Relaxed),
-            quarantined: self.shared.quarantined.load(Ordering::Relaxed),
-            skipped: self.shared.skipped.load(Ordering::Relaxed),
-        }
+        self.shared.counts()
     }
 
     /// Stops the thread and waits up to `within` for it (use more than
