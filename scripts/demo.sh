@@ -54,12 +54,15 @@ for f in "$spool"/*.pprof; do
 done
 leak=$(ls "$spool"/*-slow-leak.pprof | head -1)
 echo
+# The target keeps symbols and line tables (Cargo.toml [profile.demo]), so
+# pprof names the allocating lines; the filter hides the allocator's frames.
+hide='_rjem_|prof_backtrace|alloc_impl|raw_vec|__rust'
 echo "demo: open one (symbolized against the target binary; Go's pprof reads the format):"
-echo "  go tool pprof -top $target_bin $leak      # apt-get install golang-go"
+echo "  go tool pprof -top -lines -hide='$hide' $target_bin $leak      # apt-get install golang-go"
 echo "  go tool pprof -http=:8080 $target_bin $leak"
 echo "  each dump's metadata (RssAnon, baseline, jemalloc stats) is beside it: ${leak%.pprof}.json"
 if command -v go >/dev/null; then
-  go tool pprof -top "$target_bin" "$leak" 2>/dev/null | head -12 || true
+  go tool pprof -top -lines -hide="$hide" "$target_bin" "$leak" 2>/dev/null | sed -n '/flat%/,$p' | head -6 || true
 fi
 echo "demo: done; the monitor keeps watching until Ctrl-C (or run with DEMO_EXIT=1 to stop here)"
 [ "${DEMO_EXIT:-0}" = 1 ] && exit 0

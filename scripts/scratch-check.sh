@@ -24,6 +24,7 @@ mkdir -p "$root/proc" "$root/tmp" "$root/etc"
 chmod 1777 "$root/tmp"
 cp "$bin" "$root/memory-monitor"
 echo 'monitor:x:65532:65532:memory-monitor:/:/memory-monitor' > "$root/etc/passwd"
+echo 'monitor:x:65532:' > "$root/etc/group"
 mount -t proc proc "$root/proc"
 echo "scratch-check: root holds only: $(cd "$root" && find . -path ./proc -prune -o -type f -print | tr '\n' ' ')"
 

@@ -205,7 +205,7 @@ impl Monitor {
                         sample,
                         cgroup: reading.as_ref(),
                     });
-                    self.tell.sample(t, now, &sample);
+                    self.tell.sample(t, now, &sample, reading.as_ref());
                     for a in actions {
                         self.act(i, a, now);
                     }
@@ -272,7 +272,7 @@ impl Monitor {
                 if let Some(t) = self.targets.get_mut(i) {
                     report(t, &note, &self.config);
                 }
-                if let Some(t) = self.targets.get(i) {
+                if let Some(t) = self.targets.get_mut(i) {
                     self.tell.note(t, &note);
                 }
             }

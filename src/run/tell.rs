@@ -12,7 +12,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use super::Target;
 use crate::capture::Spooled;
 use crate::config::Config;
-use crate::core::event::{CaptureFailure, CaptureOutcome, DumpRef, Kind, Report};
+use crate::core::cgroup_rules::Reading;
+use crate::core::event::{CaptureFailure, CaptureOutcome, CgroupView, DumpRef, Kind, Report};
 use crate::core::explain::{self, Inputs};
 use crate::core::lifecycle::Note;
 use crate::core::metrics::{DumpResult, Registry};
@@ -35,6 +36,8 @@ struct Waiting {
     pid: u32,
     starttime: u64,
     report: Report,
+    /// For the verdict once the dump's jemalloc stats are known.
+    cgroup_base: Option<CgroupView>,
 }
 
 #[derive(Default)]
@@ -133,10 +136,31 @@ impl Telling {
         }
     }
 
-    /// One sample of a watched target. Never allocates.
-    pub(super) fn sample(&self, t: &mut Target, now: Instant, sample: &StatusSample) {
+    /// One sample of a watched target (and its cgroup reading, when read
+    /// this tick). Never allocates.
+    pub(super) fn sample(
+        &self,
+        t: &mut Target,
+        now: Instant,
+        sample: &StatusSample,
+        cgroup: Option<&Reading>,
+    ) {
         let Some(r) = &self.registry else { return };
         r.sample(&t.name, t.inc.pid, sample);
+        if let Some(c) = cgroup {
+            let stat = c.stat;
+            r.cgroup(
+                &t.name,
+                t.inc.pid,
+                [
+                    c.usage,
+                    c.limit,
+                    c.working_set(),
+                    stat.and_then(|s| s.anon),
+                    stat.and_then(|s| s.file),
+                ],
+            );
+        }
         if t.metrics_at
             .is_some_and(|at| now.saturating_duration_since(at) < WINDOW_EVERY)
         {
@@ -163,7 +187,7 @@ impl Telling {
     }
 
     /// A lifecycle reported an event.
-    pub(super) fn note(&mut self, t: &Target, note: &Note) {
+    pub(super) fn note(&mut self, t: &mut Target, note: &Note) {
         if let Some(r) = &self.registry {
             r.event(&t.name, t.inc.pid, note.kind);
         }
@@ -184,6 +208,7 @@ impl Telling {
                 pid: inc.0,
                 starttime: inc.1,
                 report,
+                cgroup_base: t.cgroup_base.clone(),
             });
             return;
         }
@@ -255,7 +280,21 @@ impl Telling {
         else {
             return;
         };
-        let mut report = self.waiting.swap_remove(i).report;
+        let held = self.waiting.swap_remove(i);
+        let mut report = held.report;
+        if let Some(heap) = spooled.and_then(|s| s.heap) {
+            // jemalloc's own view sharpens the verdict (live heap vs retained).
+            report.heap = Some(heap);
+            let (code, verdict) = explain::explain(&Inputs {
+                now: report.now,
+                base: report.at_baseline,
+                cgroup: report.cgroup.as_ref(),
+                cgroup_base: held.cgroup_base.as_ref(),
+                heap: Some(heap),
+            });
+            report.verdict = verdict;
+            report.verdict_code = code;
+        }
         let mut dump = dump_ref(outcome, spooled);
         if let (Some(key), Some((endpoint, console))) = (&dump.key, &self.s3) {
             dump.uri = Some(endpoint.s3_uri(key));
@@ -266,13 +305,16 @@ impl Telling {
         self.send(report);
     }
 
-    fn report(&self, t: &Target, note: &Note) -> Report {
+    fn report(&self, t: &mut Target, note: &Note) -> Report {
         let now = t.life.last().unwrap_or_default();
         let base = t.life.at_baseline();
+        let cgroup = super::report::cgroup_view(&mut t.cgroup);
         let (code, verdict) = explain::explain(&Inputs {
             now,
             base,
-            ..Inputs::default()
+            cgroup: cgroup.as_ref(),
+            cgroup_base: t.cgroup_base.as_ref(),
+            heap: None,
         });
         Report {
             kind: note.kind,
@@ -287,7 +329,7 @@ impl Telling {
             p95_bytes: note.p95,
             now,
             at_baseline: base,
-            cgroup: None,
+            cgroup,
             heap: None,
             verdict,
             verdict_code: code,

@@ -4,7 +4,7 @@
 use std::fmt::{self, Write as _};
 
 use super::Context;
-use crate::core::event::{CaptureOutcome, DumpRef, Kind, Report};
+use crate::core::event::{CaptureOutcome, CgroupView, DumpRef, Kind, Report};
 use crate::core::units::human_bytes as h;
 
 /// A few words on what the event means.
@@ -129,6 +129,9 @@ pub fn plain(ctx: &Context, r: &Report) -> String {
     }
     out.push('\n');
     breakdown(&mut out, r);
+    if let Some(c) = &r.cgroup {
+        cgroup(&mut out, c);
+    }
     if !r.verdict.is_empty() {
         let _ = writeln!(out, "Verdict: {}", r.verdict);
     }
@@ -174,6 +177,26 @@ fn breakdown(out: &mut String, r: &Report) {
             h(heap.resident)
         );
     }
+}
+
+fn cgroup(out: &mut String, c: &CgroupView) {
+    let _ = write!(out, "Cgroup v{} {}:", c.version, c.path);
+    if let Some(u) = c.usage_bytes {
+        let _ = write!(out, " usage {}", h(u));
+    }
+    match c.limit_bytes {
+        Some(l) => {
+            let _ = write!(out, " of {} limit", h(l));
+        }
+        None => out.push_str(", no limit"),
+    }
+    if let Some(w) = c.working_set_bytes {
+        let _ = write!(out, ", working set {}", h(w));
+    }
+    if let Some(p) = c.psi_some_avg10 {
+        let _ = write!(out, ", PSI some avg10 {p:.1}%");
+    }
+    out.push('\n');
 }
 
 /// Slack's escaping for message text: `&`, `<` and `>` only.

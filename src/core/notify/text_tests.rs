@@ -11,6 +11,7 @@ Pod `web-7f9c`, target `api` pid 4242
 Memory now 900.0 MiB vs baseline 300.0 MiB: +600.0 MiB (window P50 310.0 MiB, P95 290.0 MiB)
 Breakdown: anon 900.0 MiB (+600.0 MiB since baseline), file 40.0 MiB (-10.0 MiB since baseline), shmem 1.0 MiB (+0 B since baseline), swap 0 B (+0 B since baseline)
 jemalloc: 850.0 MiB allocated, 880.0 MiB resident
+Cgroup v2 /kubepods/pod1/c1: usage 1000.0 MiB of 2.0 GiB limit, working set 950.0 MiB, PSI some avg10 1.5%
 Verdict: mostly anonymous memory (900.0 MiB of 941.0 MiB): the heap and stacks
 Dump: s3://bucket/dumps/web-7f9c-2026-11-22-04-18-19-spike.pprof (being uploaded), console: https://s3.console.aws.amazon.com/s3/object/bucket?region=eu-west-1&prefix=dumps/web-7f9c-2026-11-22-04-18-19-spike.pprof
 Fetch it: `aws s3 cp s3://bucket/dumps/web-7f9c-2026-11-22-04-18-19-spike.pprof web-7f9c-2026-11-22-04-18-19-spike.pprof`
@@ -28,6 +29,7 @@ fn local_spool_and_no_dump() {
     r.at_baseline = None;
     r.heap = None;
     r.p50_bytes = None;
+    r.cgroup = None;
     if let Some(d) = r.dump.as_mut() {
         d.uri = None;
         d.console_url = None;
