@@ -263,11 +263,7 @@ impl Monitor {
         };
         match action {
             Action::Capture(c) => self.request(i, c, now),
-            Action::Handled(kind) => {
-                if let (Some(r), Some(t)) = (self.restarts.as_mut(), self.targets.get_mut(i)) {
-                    r.handled(t, kind, now);
-                }
-            }
+            Action::Handled(_) => {}
             Action::Report(note) => {
                 if let Some(t) = self.targets.get_mut(i) {
                     report(t, &note, &self.config);
@@ -314,6 +310,9 @@ impl Monitor {
                     ("after_ms", &after.as_millis()),
                 ],
             ),
+        }
+        if let (Some(r), Some(t)) = (self.restarts.as_mut(), self.targets.get_mut(i)) {
+            r.on_action(t, &action, now);
         }
     }
 
