@@ -51,6 +51,8 @@ pub struct CaptureConfig {
     pub connect_timeout: Duration,
     /// DUMP_READ_TIMEOUT, default 90 s (above the server's own 60 s abort).
     pub read_timeout: Duration,
+    /// DUMP_TOTAL_TIMEOUT, default 10 min: the whole dump, however it trickles.
+    pub total_timeout: Duration,
 }
 
 /// The durable on-disk spool.
@@ -284,6 +286,9 @@ fn capture(r: &mut Reader<'_, '_>) -> CaptureConfig {
         read_timeout: r
             .parsed("DUMP_READ_TIMEOUT", positive_duration)
             .unwrap_or(Duration::from_secs(90)),
+        total_timeout: r
+            .parsed("DUMP_TOTAL_TIMEOUT", positive_duration)
+            .unwrap_or(Duration::from_secs(600)),
     }
 }
 
