@@ -4,8 +4,9 @@
 
 use std::time::Duration;
 
+use super::bounds;
 use super::explain::percent_hundredths;
-use super::reader::{multiplier, positive_duration, window_size, Reader};
+use super::reader::{multiplier, window_size, Reader};
 use super::{ConfigError, Source};
 use crate::core::detector::Params;
 use crate::core::detectors::{DetectParams, Detection};
@@ -89,9 +90,9 @@ fn leak_rate(s: &str) -> Result<Rate, String> {
 const HISTORY: Duration = Duration::from_secs(POINT_S as u64 * RING as u64);
 
 pub(super) fn read(r: &mut Reader<'_, '_>) -> Option<DetectConfig> {
-    let interval = r.required("CHECK_INTERVAL", positive_duration);
+    let interval = r.required("CHECK_INTERVAL", bounds::interval);
     let threshold = r.required("MEMORY_CHANGE_THRESHOLD", units::parse_size);
-    let cooldown = r.required("DUMP_COOLDOWN", units::parse_duration);
+    let cooldown = r.required("DUMP_COOLDOWN", bounds::duration);
     let window = r.parsed("HISTORY_WINDOW_SIZE", window_size).unwrap_or(60);
     let mult = r
         .parsed("SPIKE_MULTIPLIER", multiplier)
@@ -102,12 +103,12 @@ pub(super) fn read(r: &mut Reader<'_, '_>) -> Option<DetectConfig> {
         })
         .unwrap_or_default();
     let leak_rate = r.parsed("LEAK_RATE_THRESHOLD", leak_rate);
-    let time_to_limit = r.parsed("TIME_TO_LIMIT_THRESHOLD", positive_duration);
+    let time_to_limit = r.parsed("TIME_TO_LIMIT_THRESHOLD", bounds::positive_duration);
     let percent = r.parsed("GROWTH_PERCENT", |s| match percent_hundredths(s) {
         Some(h) if h > 0 && h % 100 == 0 => Ok(h / 100),
         _ => Err("want a whole percentage above 0, e.g. 50%"),
     });
-    let period = r.parsed("GROWTH_PERIOD", |s| match positive_duration(s) {
+    let period = r.parsed("GROWTH_PERIOD", |s| match bounds::positive_duration(s) {
         Ok(d) if d > HISTORY => Err(format!(
             "at most {}h, the trend history",
             HISTORY.as_secs() / 3600
