@@ -346,12 +346,15 @@ impl Monitor {
     }
 
     fn gone(&mut self, mut t: Target) {
+        // Before the target's series are dropped: an OOM kill is counted and told.
+        if let Some(note) = cgroup::vanished(&mut t, &self.config) {
+            self.tell.note(&mut t, &note);
+        }
         self.tell.gone(&t);
         if let Some(r) = self.restarts.as_mut() {
             r.gone(&mut t);
         }
         let last = t.life.last().unwrap_or_default();
-        cgroup::vanished(&mut t, &self.config);
         log::warn(
             "target-gone",
             &[
