@@ -74,15 +74,19 @@ fn spike_is_detected() {
             "--spike-mb",
             "200",
             "--spike-at-secs",
-            "3",
+            "6",
             "--exit-after-secs",
             "60",
         ],
         &[],
     );
+    // A window of 40 (P95 = the 38th of 40): touching 200 MiB may take a
+    // few ticks on a busy machine, and the first partial samples must not
+    // lift P95 before the jump is judged.
     let m = monitor(&[
         ("BINARY_NAME", &name),
         ("SPOOL_DIR", dir.join("spool").to_str().unwrap()),
+        ("HISTORY_WINDOW_SIZE", "40"),
     ]);
     let spike = m.wait_for("spike", T, |l| l.contains("event=spike"));
     assert_eq!(field(&spike, "dump"), Some("true"), "{spike}");

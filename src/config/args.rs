@@ -130,6 +130,11 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
         "socket read timeout (default 90s)",
     ),
     (
+        "DUMP_TOTAL_TIMEOUT",
+        "--dump-total-timeout",
+        "bound on one whole dump, however slowly it arrives (default 10m)",
+    ),
+    (
         "DUMP_RETRIES",
         "--dump-retries",
         "retries of a failed capture, after 2s, 4s, 8s... while the event lasts (default 3)",

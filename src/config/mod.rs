@@ -13,11 +13,13 @@ use crate::core::restart::RestartConfig;
 use crate::core::units;
 
 mod args;
+mod bounds;
 mod explain;
 mod reader;
 mod restart;
 
 pub use args::{parse_args, Command, Source, SETTINGS};
+pub use bounds::{longest_key_bytes, DURATION_MAX, KEY_MAX_BYTES, PUT_MAX_BYTES};
 pub use explain::{explain_config, ExplainConfig};
 
 use args::SECRETS;
@@ -76,6 +78,8 @@ pub struct CaptureConfig {
     pub connect_timeout: Duration,
     /// DUMP_READ_TIMEOUT, default 90 s (above the server's own 60 s abort).
     pub read_timeout: Duration,
+    /// DUMP_TOTAL_TIMEOUT, default 10 min: the whole dump, however it trickles.
+    pub total_timeout: Duration,
 }
 
 /// The durable on-disk spool.
@@ -175,9 +179,9 @@ impl fmt::Display for ConfigError {
 }
 
 fn detect(r: &mut Reader<'_, '_>) -> Option<DetectConfig> {
-    let interval = r.required("CHECK_INTERVAL", positive_duration);
+    let interval = r.required("CHECK_INTERVAL", bounds::interval);
     let threshold = r.required("MEMORY_CHANGE_THRESHOLD", units::parse_size);
-    let cooldown = r.required("DUMP_COOLDOWN", units::parse_duration);
+    let cooldown = r.required("DUMP_COOLDOWN", bounds::duration);
     let window = r.parsed("HISTORY_WINDOW_SIZE", window_size).unwrap_or(60);
     let mult = r
         .parsed("SPIKE_MULTIPLIER", multiplier)
@@ -232,7 +236,7 @@ fn target(r: &mut Reader<'_, '_>) -> Option<TargetSpec> {
 }
 
 fn s3(r: &mut Reader<'_, '_>) -> Option<S3Config> {
-    let bucket = r.string("S3_BUCKET");
+    let bucket = r.parsed("S3_BUCKET", bounds::bucket);
     let prefix = r.string("S3_PATH_PREFIX");
     let endpoint = r
         .string("AWS_ENDPOINT_URL_S3")
@@ -244,7 +248,7 @@ fn s3(r: &mut Reader<'_, '_>) -> Option<S3Config> {
     }
     let force = r.parsed("S3_FORCE_PATH_STYLE", bool_value).unwrap_or(false);
     let Some(bucket) = bucket else {
-        if let Some(p) = prefix {
+        if let (Some(p), None) = (prefix, r.string("S3_BUCKET")) {
             r.fail("S3_PATH_PREFIX", &p, "is set but S3_BUCKET is not");
         }
         return None;
@@ -323,7 +327,7 @@ fn capture(r: &mut Reader<'_, '_>) -> CaptureConfig {
     CaptureConfig {
         socket_override: r.string("HEAP_DUMP_SOCKET").map(PathBuf::from),
         max_bytes: r
-            .parsed("DUMP_MAX_BYTES", units::parse_size)
+            .parsed("DUMP_MAX_BYTES", bounds::dump_max_bytes)
             .unwrap_or(4 << 30),
         connect_timeout: r
             .parsed("DUMP_CONNECT_TIMEOUT", positive_duration)
@@ -331,6 +335,9 @@ fn capture(r: &mut Reader<'_, '_>) -> CaptureConfig {
         read_timeout: r
             .parsed("DUMP_READ_TIMEOUT", positive_duration)
             .unwrap_or(Duration::from_secs(90)),
+        total_timeout: r
+            .parsed("DUMP_TOTAL_TIMEOUT", positive_duration)
+            .unwrap_or(Duration::from_secs(600)),
     }
 }
 
@@ -343,9 +350,9 @@ pub fn parse(src: &Source<'_>, hostname: &str) -> Result<Config, Vec<ConfigError
     };
     let target = target(&mut r);
     let detect = detect(&mut r);
-    let initial_delay = r.required("INITIAL_DELAY", units::parse_duration);
+    let initial_delay = r.required("INITIAL_DELAY", bounds::duration);
     let settle = r
-        .parsed("BASELINE_SETTLE", units::parse_duration)
+        .parsed("BASELINE_SETTLE", bounds::duration)
         .unwrap_or(Duration::from_secs(60));
     let capture = capture(&mut r);
     let spool = SpoolConfig {
@@ -367,6 +374,9 @@ pub fn parse(src: &Source<'_>, hostname: &str) -> Result<Config, Vec<ConfigError
         })
         .unwrap_or(LogFormat::Logfmt);
     let pod_name = r.string("POD_NAME").unwrap_or_else(|| hostname.to_string());
+    if let Some(s3) = &s3 {
+        key_fits(&mut r, &s3.prefix, &pod_name);
+    }
     let record = r.string("RECORD_FILE").map(PathBuf::from);
     let dump_retries = r
         .parsed("DUMP_RETRIES", |s| {
@@ -398,6 +408,32 @@ pub fn parse(src: &Source<'_>, hostname: &str) -> Result<Config, Vec<ConfigError
         }),
         _ => Err(r.errors),
     }
+}
+
+/// The longest key this monitor can make must fit S3's 1,024 bytes; the
+/// error names the longer of S3_PATH_PREFIX and POD_NAME.
+fn key_fits(r: &mut Reader<'_, '_>, prefix: &str, pod: &str) {
+    let longest = longest_key_bytes(prefix, pod);
+    if longest <= KEY_MAX_BYTES {
+        return;
+    }
+    let (var, value) = if prefix.len() >= pod.len() {
+        ("S3_PATH_PREFIX", prefix)
+    } else {
+        ("POD_NAME", pod)
+    };
+    let shown: String = value.chars().take(40).collect();
+    r.fail(
+        var,
+        &format!("{shown}..."),
+        format!(
+            "too long: object keys would reach {longest} bytes, S3 takes at most {KEY_MAX_BYTES} \
+             (S3_PATH_PREFIX {} + POD_NAME {} bytes + {} for time, event and .pprof)",
+            prefix.len(),
+            pod.len(),
+            longest - prefix.len() - pod.len()
+        ),
+    );
 }
 
 /// `check-config`: the effective value of every setting, secrets redacted.
