@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::core::detector::Params;
+use crate::core::detectors::DetectParams;
 use crate::core::lifecycle;
 use crate::core::notify::{channel_for, Secret};
 use crate::core::restart::RestartConfig;
@@ -14,18 +14,18 @@ use crate::core::units;
 
 mod args;
 mod bounds;
+mod detect;
 mod explain;
 mod reader;
 mod restart;
 
 pub use args::{parse_args, Command, Source, SETTINGS};
 pub use bounds::{longest_key_bytes, DURATION_MAX, KEY_MAX_BYTES, PUT_MAX_BYTES};
+pub use detect::{detect_config, DetectConfig};
 pub use explain::{explain_config, ExplainConfig};
 
 use args::SECRETS;
-use reader::{
-    bool_value, http_url, multiplier, positive_duration, socket_addr, window_size, Reader,
-};
+use reader::{bool_value, http_url, positive_duration, socket_addr, Reader};
 
 /// How the target is found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,31 +40,6 @@ pub enum TargetSpec {
 pub enum LogFormat {
     Logfmt,
     Json,
-}
-
-/// Detection thresholds: everything `replay` needs as well as `run`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DetectConfig {
-    pub interval: Duration,
-    pub threshold_bytes: u64,
-    pub dump_cooldown: Duration,
-    pub window_size: usize,
-    /// SPIKE_MULTIPLIER in millionths (3 -> 3_000_000, 1.5 -> 1_500_000).
-    pub spike_multiplier_micros: u64,
-}
-
-impl DetectConfig {
-    /// The detector's parameters (spike cooldown = window × interval).
-    pub fn params(&self) -> Params {
-        let ticks = u32::try_from(self.window_size).unwrap_or(u32::MAX);
-        Params {
-            window_size: self.window_size,
-            threshold_bytes: self.threshold_bytes,
-            spike_multiplier_micros: self.spike_multiplier_micros,
-            spike_cooldown: self.interval.saturating_mul(ticks),
-            leak_cooldown: self.dump_cooldown,
-        }
-    }
 }
 
 /// The heap-dump socket client.
@@ -152,9 +127,16 @@ pub const RETRY_BACKOFF: Duration = Duration::from_secs(2);
 
 impl Config {
     /// A target lifecycle's parameters.
+    /// The detector's parameters, with MEMORY_LIMIT for the trend rules.
+    pub fn detect_params(&self) -> DetectParams {
+        let mut p = self.detect.detect_params();
+        p.trend.memory_limit = self.explain.memory_limit;
+        p
+    }
+
     pub fn lifecycle(&self) -> lifecycle::Params {
         lifecycle::Params {
-            detect: self.detect.params(),
+            detect: self.detect_params(),
             interval: self.detect.interval,
             initial_delay: self.initial_delay,
             baseline_settle: self.baseline_settle,
@@ -175,35 +157,6 @@ pub struct ConfigError {
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: {}", self.name, self.message)
-    }
-}
-
-fn detect(r: &mut Reader<'_, '_>) -> Option<DetectConfig> {
-    let interval = r.required("CHECK_INTERVAL", bounds::interval);
-    let threshold = r.required("MEMORY_CHANGE_THRESHOLD", units::parse_size);
-    let cooldown = r.required("DUMP_COOLDOWN", bounds::duration);
-    let window = r.parsed("HISTORY_WINDOW_SIZE", window_size).unwrap_or(60);
-    let mult = r
-        .parsed("SPIKE_MULTIPLIER", multiplier)
-        .unwrap_or(3_000_000);
-    Some(DetectConfig {
-        interval: interval?,
-        threshold_bytes: threshold?,
-        dump_cooldown: cooldown?,
-        window_size: window,
-        spike_multiplier_micros: mult,
-    })
-}
-
-/// Only the detection settings: what `replay` needs.
-pub fn detect_config(src: &Source<'_>) -> Result<DetectConfig, Vec<ConfigError>> {
-    let mut r = Reader {
-        src,
-        errors: Vec::new(),
-    };
-    match (detect(&mut r), r.errors.is_empty()) {
-        (Some(d), true) => Ok(d),
-        _ => Err(r.errors),
     }
 }
 
@@ -349,7 +302,7 @@ pub fn parse(src: &Source<'_>, hostname: &str) -> Result<Config, Vec<ConfigError
         errors: Vec::new(),
     };
     let target = target(&mut r);
-    let detect = detect(&mut r);
+    let detect = detect::read(&mut r);
     let initial_delay = r.required("INITIAL_DELAY", bounds::duration);
     let settle = r
         .parsed("BASELINE_SETTLE", bounds::duration)
@@ -471,6 +424,7 @@ pub fn describe(src: &Source<'_>, config: &Config) -> String {
         config.notify.slack_channel,
         if config.notify.slack_token.is_some() { "" } else { " (no SLACK_API_TOKEN: not sent)" },
     ));
+    out.push_str(&detect::describe(d, config.explain.memory_limit));
     let n = &config.notify;
     let on = |b: bool| if b { "on" } else { "off" };
     out.push_str(&format!(

@@ -299,7 +299,8 @@ impl Monitor {
                 &[
                     ("target", &t.name),
                     ("pid", &t.inc.pid),
-                    ("window", &self.params.detect.window_size),
+                    ("window", &self.params.detect.rules.window_size),
+                    ("detection", &self.params.detect.detection.as_str()),
                 ],
             ),
             Action::Retry {
