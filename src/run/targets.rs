@@ -18,13 +18,16 @@ use crate::io::{heapdump, log};
 
 impl Monitor {
     pub(super) fn gone(&mut self, mut t: Target) {
+        // Before the target's series are dropped: an OOM kill is counted and told.
+        if let Some(note) = super::cgroup::vanished(&mut t, &self.config) {
+            self.tell.note(&mut t, &note);
+        }
         self.tell.gone(&t);
         if let Some(r) = self.restarts.as_mut() {
             r.gone(&mut t);
         }
         t.alive.store(false, Ordering::SeqCst);
         let last = t.life.last().unwrap_or_default();
-        super::cgroup::vanished(&mut t, &self.config);
         log::warn(
             "target-gone",
             &[

@@ -342,7 +342,10 @@ impl Lifecycle {
     /// when the cgroup counted a new kill (the rules compare with the last
     /// reading they saw).
     pub fn on_vanish(&mut self, now: Instant, r: &Reading) -> Option<Note> {
-        self.rules.on_vanish(now, r)
+        let mut note = self.rules.on_vanish(now, r)?;
+        // The metric's last value (the reading the kill interrupted).
+        note.bytes = self.last.and_then(|s| s.rss_anon.or(s.vm_rss)).unwrap_or(0);
+        Some(note)
     }
 
     fn handled(&mut self, kind: Kind, now: Instant, out: &mut Actions) {
