@@ -172,3 +172,73 @@ impl Detectors {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::trend_rules::Rate;
+    use std::time::Duration;
+
+    const MB: u64 = 1_000_000;
+
+    /// Feeds a leaking trace every 10 s, handling dumps at once.
+    fn events(d: &mut Detectors) -> Vec<(u64, Event)> {
+        let t0 = Instant::now();
+        let mut out = Vec::new();
+        for s in (0..4 * 3600).step_by(10) {
+            let now = t0 + Duration::from_secs(s);
+            let wiggle = [0, 3, 1, 4, 2][(s / 10) as usize % 5] * MB;
+            let spike = if s == 3 * 3600 { 4 } else { 1 };
+            let bytes = (1000 * MB + s * 20 * MB / 3600 + wiggle) * spike;
+            if let Some(e) = d.on_sample(now, bytes) {
+                if e.dump {
+                    d.handled(e.kind, now);
+                }
+                out.push((s, e));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn a_trend_setting_adds_its_rule_to_compat_and_changes_nothing_else() {
+        let cd = Duration::from_secs(600);
+        let rules = Params {
+            window_size: 60,
+            threshold_bytes: 50 * MB,
+            spike_multiplier_micros: 3_000_000,
+            spike_cooldown: cd,
+            leak_cooldown: cd,
+        };
+        let plain = events(&mut Detectors::new(DetectParams::compat(rules)));
+        let mut p = DetectParams::compat(rules);
+        p.trend.leak_rate = Some(Rate::BytesPerHour(10 * MB));
+        let with_trend = events(&mut Detectors::new(p));
+        let kinds = |v: &[(u64, Event)], rate: bool| -> Vec<(u64, Event)> {
+            v.iter()
+                .filter(|(_, e)| (e.kind == Kind::LeakRate) == rate)
+                .copied()
+                .collect()
+        };
+        assert_eq!(
+            kinds(&with_trend, false),
+            plain,
+            "the §1 events are untouched"
+        );
+        assert!(!kinds(&with_trend, true).is_empty(), "leak-rate fires");
+        assert!(plain.iter().any(|(_, e)| e.kind == Kind::Spike && e.dump));
+        // Robust on the same trace: the spike at once, the leak as well.
+        let robust = events(&mut Detectors::new(DetectParams {
+            detection: Detection::Robust,
+            ..DetectParams::compat(rules)
+        }));
+        assert!(robust
+            .iter()
+            .any(|(s, e)| *s == 3 * 3600 && e.kind == Kind::Spike && e.dump));
+        assert!(robust
+            .iter()
+            .any(|(_, e)| e.kind == Kind::LeakRate && e.dump));
+        assert_eq!(Detection::parse(" ROBUST"), Some(Detection::Robust));
+        assert_eq!(Detection::parse("smart"), None);
+    }
+}

@@ -6,18 +6,19 @@
 //!   cooldown window × interval), checked once the window is full.
 //! - Baseline: taken only once memory has settled — the window's P50,
 //!   recorded once a minute, no longer decelerates (the rise over the last
-//!   15 min is within a quarter of the threshold of the 15 min before), at
+//!   15 min is within half the threshold of the 15 min before), at
 //!   the earliest 30 minutes after the window first filled and at the latest
 //!   90 minutes after. A warm-up decelerates; a plateau or a leak does not.
-//! - Slow leak: P50 > baseline + threshold *and still rising*: over three
+//! - Slow leak: P50 > baseline + threshold *and still rising*: over four
 //!   consecutive intervals of 2, 5 or 10 minutes ending now, P50 rose by
 //!   more than an eighth of the threshold in each. A step puts its jump into
-//!   one interval only, so it never qualifies; a crossing that does not rise
-//!   on for 30 minutes was a step, and the baseline moves to it silently.
-//! - Trend rules (`core::trend`): leak rate, time-to-limit and growth over
-//!   the fits since the baseline was taken. Robust always runs leak-rate: by
-//!   default at MEMORY_CHANGE_THRESHOLD per 8 hours; every fit must have
-//!   risen at least half the threshold.
+//!   one interval (two at most), so it does not qualify; a crossing that
+//!   does not rise on for 30 minutes was a step: the baseline moves to it
+//!   silently and the trend fits start afresh.
+//! - Trend rules (`core::trend_rules`): leak rate, time-to-limit and growth
+//!   over the fits since the baseline was taken. Robust always runs
+//!   leak-rate: by default at MEMORY_CHANGE_THRESHOLD per 8 hours; every fit
+//!   must have risen at least half the threshold.
 //! - Cooldowns: spike = window × interval; slow-leak and leak-rate =
 //!   DUMP_COOLDOWN, and a dump of either (or a spike) restarts both;
 //!   time-to-limit and growth = DUMP_COOLDOWN each.
