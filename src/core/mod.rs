@@ -3,6 +3,7 @@
 
 pub mod cgroup;
 pub mod cgroup_rules;
+pub mod credentials_json;
 pub mod detector;
 pub mod detectors;
 pub mod event;
