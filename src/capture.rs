@@ -148,7 +148,21 @@ struct Context {
 
 fn serve(rx: &Receiver<Job>, ctx: &Context, done: &Sender<Done>, tell: &dyn Fn(&Done)) {
     while let Ok(job) = rx.recv() {
-        let result = take(&job, ctx);
+        // Each dump on a short-lived thread: its stack (the 64 KiB read
+        // buffer, the gzip verifier's state) is unmapped when it ends rather
+        // than staying resident in this long-lived worker (idle RSS).
+        let result = std::thread::scope(|s| {
+            std::thread::Builder::new()
+                .name("capture-job".into())
+                .spawn_scoped(s, || take(&job, ctx))
+                .map(|h| h.join())
+        });
+        let result = match result {
+            Ok(Ok(r)) => r,
+            Ok(Err(p)) => std::panic::resume_unwind(p),
+            // No thread to be had: capture from this one.
+            Err(_) => take(&job, ctx),
+        };
         let outcome = match &result {
             Ok(s) => {
                 log::info(
