@@ -58,6 +58,15 @@ bench *names=benches: build demo-target
         MEMORY_MONITOR_RELEASE="$PWD/{{bin}}" DEMO_TARGET="$PWD/{{demo_bin}}" target/{{musl}}/release/examples/$b; \
     done
 
+# SEED=n replays the same stories under other noise; DEBUG=<trace> lists every event; VERBOSE=1 the false alerts.
+# Both detectors over the labelled trace suite (tests/traces): caught or missed, latency, false alerts.
+bench-detect:
+    cargo run --locked --release --example bench_detect
+
+# Write the trace suite as CSV files that `memory-monitor replay` reads (`# restart` lines, `# label` comments).
+gen-traces dir="target/traces" seed="0":
+    cargo run --locked --release --example gen_traces -- {{dir}} {{seed}}
+
 # Run every cargo-fuzz target for a few seconds from its seed corpus (installs nightly and cargo-fuzz if missing).
 fuzz-smoke seconds="5":
     scripts/fuzz-smoke.sh {{seconds}}

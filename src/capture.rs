@@ -7,12 +7,14 @@
 
 use std::fmt;
 use std::path::PathBuf;
-use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender, SyncSender, TrySendError};
+use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::config::CaptureConfig;
-use crate::core::event::{CaptureOutcome, Kind};
+use crate::core::event::{CaptureFailure, CaptureOutcome, Kind};
 use crate::core::explain::Heap;
 use crate::io::heapdump::{self, CaptureError};
 use crate::io::log;
@@ -32,6 +34,10 @@ pub struct Job {
     pub rss_anon_bytes: Option<u64>,
     pub baseline_bytes: Option<u64>,
     pub requested: SystemTime,
+    /// When it was queued (a job that waits too long is dropped).
+    pub queued: Instant,
+    /// False once the incarnation is gone: the job is dropped unstarted.
+    pub alive: Arc<AtomicBool>,
 }
 
 /// A dump committed to the spool.
@@ -61,6 +67,8 @@ pub struct Done {
 pub enum TakeError {
     Capture(CaptureError),
     Spool(SpoolError),
+    /// Waited this long in the queue: past [`MAX_WAIT`].
+    Stale(Duration),
 }
 
 impl TakeError {
@@ -70,6 +78,7 @@ impl TakeError {
             // Full, I/O, or not one complete gzip stream (truncated,
             // corrupt, not gzip: kept as `.partial` evidence).
             TakeError::Spool(e) => CaptureOutcome::Failed(e.capture_failure()),
+            TakeError::Stale(_) => CaptureOutcome::Failed(CaptureFailure::Busy),
         }
     }
 }
@@ -79,6 +88,12 @@ impl fmt::Display for TakeError {
         match self {
             TakeError::Capture(e) => e.fmt(f),
             TakeError::Spool(e) => e.fmt(f),
+            TakeError::Stale(waited) => write!(
+                f,
+                "capture queue: waited {} s for the worker (over {} s), dropped",
+                waited.as_secs(),
+                MAX_WAIT.as_secs()
+            ),
         }
     }
 }
@@ -88,14 +103,40 @@ impl std::error::Error for TakeError {
         match self {
             TakeError::Capture(e) => Some(e),
             TakeError::Spool(e) => Some(e),
+            TakeError::Stale(_) => None,
         }
     }
 }
 
+/// At most this many jobs wait for the worker; a request beyond is refused
+/// as `busy` (the lifecycle retries it with backoff).
+pub const QUEUE: usize = 16;
+/// A job that waited longer than this is dropped as `busy`: its episode
+/// may be over (the lifecycle asks again if the condition still holds).
+pub const MAX_WAIT: Duration = Duration::from_secs(60);
+
+/// Why a request was not queued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    /// [`QUEUE`] jobs are already waiting.
+    Full,
+    /// The worker has stopped.
+    Stopped,
+}
+
+/// What the loop and the worker share.
+#[derive(Debug, Default)]
+struct Shared {
+    stopping: AtomicBool,
+    /// A capture is in flight.
+    busy: AtomicBool,
+}
+
 pub struct Worker {
-    jobs: Sender<Job>,
+    jobs: SyncSender<Job>,
     done: Receiver<Done>,
     handle: JoinHandle<()>,
+    shared: Arc<Shared>,
 }
 
 impl Worker {
@@ -107,23 +148,33 @@ impl Worker {
         prefix: String,
         on_done: Box<dyn Fn(&Done) + Send>,
     ) -> std::io::Result<Worker> {
-        let (jobs, rx) = mpsc::channel::<Job>();
+        let (jobs, rx) = mpsc::sync_channel::<Job>(QUEUE);
         let (done_tx, done) = mpsc::channel::<Done>();
+        let shared = Arc::new(Shared::default());
         let ctx = Context {
             spool,
             cfg,
             pod,
             prefix,
+            shared: Arc::clone(&shared),
         };
         let handle = std::thread::Builder::new()
             .name("capture".into())
             .spawn(move || serve(&rx, &ctx, &done_tx, &*on_done))?;
-        Ok(Worker { jobs, done, handle })
+        Ok(Worker {
+            jobs,
+            done,
+            handle,
+            shared,
+        })
     }
 
-    /// Queues a dump; never blocks. `false` when the worker has stopped.
-    pub fn request(&self, job: Job) -> bool {
-        self.jobs.send(job).is_ok()
+    /// Queues a dump; never blocks.
+    pub fn request(&self, job: Job) -> Result<(), Refused> {
+        self.jobs.try_send(job).map_err(|e| match e {
+            TrySendError::Full(_) => Refused::Full,
+            TrySendError::Disconnected(_) => Refused::Stopped,
+        })
     }
 
     /// An outcome, if one is ready; never blocks, never allocates.
@@ -131,11 +182,34 @@ impl Worker {
         self.done.try_recv().ok()
     }
 
-    /// Stops taking jobs. A dump in flight is left to its own timeouts; its
-    /// temp file is removed by the next start if the process exits first.
-    pub fn finish(self) -> JoinHandle<()> {
+    /// Stops taking jobs: queued ones are dropped, the one in flight (if
+    /// any) goes on. The caller decides how long to wait for it
+    /// ([`Stopping::in_flight`]); a dump cut short by the process exit
+    /// leaves a temp file the next start removes.
+    pub fn finish(self) -> Stopping {
+        self.shared.stopping.store(true, Ordering::SeqCst);
         drop(self.jobs);
-        self.handle
+        Stopping {
+            handle: self.handle,
+            shared: self.shared,
+        }
+    }
+}
+
+/// A worker told to stop.
+pub struct Stopping {
+    handle: JoinHandle<()>,
+    shared: Arc<Shared>,
+}
+
+impl Stopping {
+    /// A capture was in flight when the worker was told to stop, or still is.
+    pub fn in_flight(&self) -> bool {
+        self.shared.busy.load(Ordering::SeqCst)
+    }
+
+    pub fn is_finished(&self) -> bool {
+        self.handle.is_finished()
     }
 }
 
@@ -144,25 +218,43 @@ struct Context {
     cfg: CaptureConfig,
     pod: String,
     prefix: String,
+    shared: Arc<Shared>,
+}
+
+/// Each dump on a short-lived thread: its stack (the 64 KiB read buffer,
+/// the gzip verifier's state) is unmapped when it ends rather than staying
+/// resident in the long-lived worker (idle RSS).
+fn take_on_own_thread(job: &Job, ctx: &Context) -> Result<Spooled, TakeError> {
+    let result = std::thread::scope(|s| {
+        std::thread::Builder::new()
+            .name("capture-job".into())
+            .spawn_scoped(s, || take(job, ctx))
+            .map(|h| h.join())
+    });
+    match result {
+        Ok(Ok(r)) => r,
+        Ok(Err(p)) => std::panic::resume_unwind(p),
+        // No thread to be had: capture from this one.
+        Err(_) => take(job, ctx),
+    }
 }
 
 fn serve(rx: &Receiver<Job>, ctx: &Context, done: &Sender<Done>, tell: &dyn Fn(&Done)) {
     while let Ok(job) = rx.recv() {
-        // Each dump on a short-lived thread: its stack (the 64 KiB read
-        // buffer, the gzip verifier's state) is unmapped when it ends rather
-        // than staying resident in this long-lived worker (idle RSS).
-        let result = std::thread::scope(|s| {
-            std::thread::Builder::new()
-                .name("capture-job".into())
-                .spawn_scoped(s, || take(&job, ctx))
-                .map(|h| h.join())
-        });
-        let result = match result {
-            Ok(Ok(r)) => r,
-            Ok(Err(p)) => std::panic::resume_unwind(p),
-            // No thread to be had: capture from this one.
-            Err(_) => take(&job, ctx),
+        // Busy first, then the stop check: `finish` sets stopping first,
+        // then reads busy, so one of the two sides always sees the other.
+        ctx.shared.busy.store(true, Ordering::SeqCst);
+        if ctx.shared.stopping.load(Ordering::SeqCst) || !job.alive.load(Ordering::SeqCst) {
+            // Stopping, or the incarnation is gone: nobody wants this dump.
+            ctx.shared.busy.store(false, Ordering::SeqCst);
+            continue;
+        }
+        let result = if job.queued.elapsed() > MAX_WAIT {
+            Err(TakeError::Stale(job.queued.elapsed()))
+        } else {
+            take_on_own_thread(&job, ctx)
         };
+        ctx.shared.busy.store(false, Ordering::SeqCst);
         let outcome = match &result {
             Ok(s) => {
                 log::info(

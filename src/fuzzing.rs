@@ -25,17 +25,29 @@ pub fn units(data: &[u8]) {
 /// Replay CSV rows.
 pub fn replay_csv(data: &[u8]) {
     let text = String::from_utf8_lossy(data);
-    let params = crate::core::detector::Params {
+    use crate::core::detectors::{DetectParams, Detection};
+    let rules = crate::core::detector::Params {
         window_size: 4,
         threshold_bytes: 10,
         spike_multiplier_micros: 1_500_000,
         spike_cooldown: std::time::Duration::from_secs(4),
         leak_cooldown: std::time::Duration::from_secs(8),
     };
-    let mut r = replay::Replayer::new(params, std::time::Instant::now());
-    for (i, line) in text.lines().enumerate() {
-        if let Ok(Some((t, e))) = r.line(line, i + 1) {
-            let _ = replay::JsonLine(t, &e).to_string();
+    let mut trend = crate::core::trend_rules::TrendParams::off(rules.leak_cooldown);
+    trend.time_to_limit = Some(std::time::Duration::from_secs(3600));
+    trend.growth = Some((10, std::time::Duration::from_secs(600)));
+    trend.memory_limit = Some(1 << 20);
+    for detection in [Detection::Compat, Detection::Robust] {
+        let params = DetectParams {
+            detection,
+            rules,
+            trend,
+        };
+        let mut r = replay::Replayer::new(params, std::time::Instant::now());
+        for (i, line) in text.lines().enumerate() {
+            if let Ok(Some((t, e))) = r.line(line, i + 1) {
+                let _ = replay::JsonLine(t, &e).to_string();
+            }
         }
     }
 }

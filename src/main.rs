@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use memory_monitor::capture::Done;
 use memory_monitor::config::{self, Command, Config, ConfigError, SETTINGS};
-use memory_monitor::core::detector::Params;
+use memory_monitor::core::detectors::DetectParams;
 use memory_monitor::core::event::CaptureOutcome;
 use memory_monitor::core::replay::{JsonLine, Replayer, TextLine};
 use memory_monitor::io::s3::{self, credentials, STOP_GRACE};
@@ -46,7 +46,12 @@ fn main() -> ExitCode {
             let detect = config::detect_config(&src);
             errors.extend(detect.as_ref().err().cloned().unwrap_or_default());
             match detect {
-                Ok(d) if errors.is_empty() => replay(&file, d.params(), json),
+                Ok(d) if errors.is_empty() => {
+                    let mut p = d.detect_params();
+                    // MEMORY_LIMIT, for `%/h` leak rates and time-to-limit.
+                    p.trend.memory_limit = config::explain_config(&src).memory_limit;
+                    replay(&file, p, json)
+                }
                 _ => config_failed(&errors),
             }
         }
@@ -198,7 +203,7 @@ fn hostname() -> String {
         .unwrap_or_else(|| "unknown-pod".into())
 }
 
-fn replay(path: &std::path::Path, params: Params, json: bool) -> ExitCode {
+fn replay(path: &std::path::Path, params: DetectParams, json: bool) -> ExitCode {
     let file = match std::fs::File::open(path) {
         Ok(f) => f,
         Err(e) => {

@@ -42,7 +42,7 @@ fn spooled(spool: &Path, reason: &str) -> usize {
 fn leaker_with_server(
     dir: &Path,
     prefix: &str,
-    script: impl Fn(usize) -> Reply + Send + 'static,
+    script: impl Fn(usize) -> Reply + Send + Sync + 'static,
     extra: &[(&str, &str)],
 ) -> (Proc, DumpServer, Monitor) {
     let name = unique_name(prefix, 12);

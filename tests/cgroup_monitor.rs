@@ -26,6 +26,16 @@ fn ready(child: &mut Child) {
     assert!(!line.is_empty(), "child said nothing");
 }
 
+fn scrape(addr: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
+
 fn wait_killed(child: &mut Child) -> Instant {
     let until = Instant::now() + Duration::from_secs(60);
     loop {
@@ -52,6 +62,7 @@ fn a_real_oom_kill_is_reported_within_a_second_and_no_false_leak_follows() {
         ("BINARY_NAME", &name),
         ("SPOOL_DIR", spool.to_str().unwrap()),
         ("PRE_OOM_DUMP", "60%"),
+        ("METRICS_ADDR", "127.0.0.1:0"),
     ]);
     let mut first = cg.spawn_env(
         &exe,
@@ -92,6 +103,15 @@ fn a_real_oom_kill_is_reported_within_a_second_and_no_false_leak_follows() {
     let last: u64 = field(&line, "last_rss_anon").unwrap().parse().unwrap();
     let peak: u64 = field(&line, "peak_vm_hwm").unwrap().parse().unwrap();
     assert!(last >= 16 * MIB && peak >= last, "{line}");
+
+    // Counted in the metrics (the notifier hears of it the same way).
+    let listening = m.wait_for("metrics", Duration::from_secs(5), |l| {
+        l.contains(" event=metrics-listening ")
+    });
+    let addr = field(&listening, "addr").unwrap().to_string();
+    let metrics = scrape(&addr);
+    let want = format!("memory_monitor_oom_kills_total{{target=\"{name}\"}} 1");
+    assert!(metrics.contains(&want), "{want} in:\n{metrics}");
 
     // PRE_OOM_DUMP: the pre-oom dump was spooled before the kill.
     let pre = m.events("pre-oom");

@@ -255,3 +255,29 @@ fn dumps_under_another_prefix_are_left_in_place() {
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(m.events("spool-file-skipped").len(), 1, "logged once");
 }
+
+#[test]
+fn absurd_settings_stop_the_start_with_exit_2_naming_each() {
+    let dir = scratch("absurd");
+    let prefix = "p".repeat(1_100);
+    let (code, err) = refused_start(&[
+        ("SPOOL_DIR", dir.join("spool").to_str().unwrap()),
+        ("INITIAL_DELAY", "10000000000000000000"),
+        ("BASELINE_SETTLE", "10000000000000000000"),
+        ("CHECK_INTERVAL", "1ns"),
+        ("S3_BUCKET", "dumps"),
+        ("S3_PATH_PREFIX", &prefix),
+        ("DUMP_MAX_BYTES", "6GiB"),
+    ]);
+    assert_eq!(code, Some(2), "{err}");
+    for var in [
+        "INITIAL_DELAY: ",
+        "BASELINE_SETTLE: ",
+        "CHECK_INTERVAL: ",
+        "S3_PATH_PREFIX: ",
+        "DUMP_MAX_BYTES: ",
+    ] {
+        assert!(err.contains(var), "{var} not named in {err}");
+    }
+    assert!(!dir.join("spool").exists(), "nothing started");
+}

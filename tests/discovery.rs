@@ -114,3 +114,110 @@ fn a_pidfile_target_is_found() {
     });
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `sh` restarting the target forever, like a supervisor.
+fn supervisor(exe: &Path) -> Proc {
+    let script = format!(
+        "while :; do '{}' --exit-after-secs 120 >/dev/null 2>&1; done",
+        exe.display()
+    );
+    let child = Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("start sh");
+    Proc { child }
+}
+
+/// The live child of `ppid` called `name` other than `not`, waiting for it
+/// up to `T`.
+fn child_of(ppid: u32, name: &str, not: Option<u32>) -> u32 {
+    let until = std::time::Instant::now() + T;
+    loop {
+        for e in std::fs::read_dir("/proc").unwrap().flatten() {
+            let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else {
+                continue;
+            };
+            let Some((head, rest)) = stat.rsplit_once(") ") else {
+                continue;
+            };
+            let mut f = rest.split(' ');
+            let (state, parent) = (f.next(), f.next().and_then(|p| p.parse::<u32>().ok()));
+            if head.ends_with(&format!("({name}")) && parent == Some(ppid) && state != Some("Z") {
+                match e.file_name().to_string_lossy().parse::<u32>() {
+                    Ok(pid) if Some(pid) != not => return pid,
+                    _ => {}
+                }
+            }
+        }
+        assert!(
+            std::time::Instant::now() < until,
+            "no child {name} of {ppid}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn two_targets_restarting_at_once_are_each_paired_with_their_own() {
+    let dir = scratch("pairing");
+    let name = unique_name("mmpair", 12);
+    let exe = named_target(&dir, &name);
+    let (a, b) = (supervisor(&exe), supervisor(&exe));
+    let (a1, b1) = (
+        child_of(a.pid(), &name, None),
+        child_of(b.pid(), &name, None),
+    );
+    let m = monitor(&[("BINARY_NAME", name.as_str())]);
+    let until = std::time::Instant::now() + T;
+    while m.events("target-found").len() < 2 {
+        assert!(
+            std::time::Instant::now() < until,
+            "{}",
+            m.lines().join("\n")
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    for pid in [a1, b1] {
+        let _ = Command::new("kill")
+            .args(["-KILL", &pid.to_string()])
+            .status();
+    }
+    let (a2, b2) = (
+        child_of(a.pid(), &name, Some(a1)),
+        child_of(b.pid(), &name, Some(b1)),
+    );
+    while m.events("restart").len() < 2 {
+        assert!(
+            std::time::Instant::now() < until,
+            "{}",
+            m.lines().join("\n")
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mut pairs: Vec<(String, String)> = m
+        .events("restart")
+        .iter()
+        .map(|l| {
+            (
+                field(l, "old_pid").unwrap().into(),
+                field(l, "pid").unwrap().into(),
+            )
+        })
+        .collect();
+    pairs.sort();
+    let mut want = vec![
+        (a1.to_string(), a2.to_string()),
+        (b1.to_string(), b2.to_string()),
+    ];
+    want.sort();
+    assert_eq!(pairs, want, "{}", m.lines().join("\n"));
+    drop((a, b));
+    for pid in [a2, b2] {
+        let _ = Command::new("kill")
+            .args(["-KILL", &pid.to_string()])
+            .status();
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -38,12 +38,15 @@ def main():
 
     exit_on = {s.strip().upper() for s in opts.get("--exit-on", "").split(",") if s.strip()}
 
+    exiting = []
+
     def on_signal(sig, _frame):
         what = signal.Signals(sig).name[3:]
         record(what)
         if what in exit_on:
-            record("exit")
-            os._exit(0)
+            # Exit from the main loop, once every signal already pending
+            # (they are handled lowest number first) has been recorded.
+            exiting.append(what)
 
     for s in RECORDED:
         signal.signal(getattr(signal, "SIG" + s), on_signal)
@@ -82,6 +85,9 @@ def main():
     record("ready")
     print(f"restart-target pid={os.getpid()}", flush=True)
     while True:
+        if exiting:
+            record("exit")
+            os._exit(0)
         if chunk and time.monotonic() - start < stop_after:
             hoard.append(b"\x01" * chunk)  # every page written
         time.sleep(0.1)

@@ -60,6 +60,33 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
         "spike when a sample > P95 x this (default 3)",
     ),
     (
+        "DETECTION",
+        "--detection",
+        "compat (default: the drop-in rules, exactly) or robust (baseline once memory settled, \
+         steps are not leaks, leak-rate on by default)",
+    ),
+    (
+        "LEAK_RATE_THRESHOLD",
+        "--leak-rate-threshold",
+        "leak-rate: straight-line growth above this (100MB/h, or 5%/h of the known limit); \
+         robust default MEMORY_CHANGE_THRESHOLD per 8h",
+    ),
+    (
+        "TIME_TO_LIMIT_THRESHOLD",
+        "--time-to-limit-threshold",
+        "time-to-limit: the known limit is reached sooner than this at the current growth (2h)",
+    ),
+    (
+        "GROWTH_PERCENT",
+        "--growth-percent",
+        "growth: P50 rose this much over GROWTH_PERIOD (50%; off by default)",
+    ),
+    (
+        "GROWTH_PERIOD",
+        "--growth-period",
+        "the period of GROWTH_PERCENT (default 1h, at most 8h)",
+    ),
+    (
         "BASELINE_SETTLE",
         "--baseline-settle",
         "pause after the baseline dump before the window fills (default 60s)",
@@ -128,6 +155,11 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
         "DUMP_READ_TIMEOUT",
         "--dump-read-timeout",
         "socket read timeout (default 90s)",
+    ),
+    (
+        "DUMP_TOTAL_TIMEOUT",
+        "--dump-total-timeout",
+        "bound on one whole dump, however slowly it arrives (default 10m)",
     ),
     (
         "DUMP_RETRIES",

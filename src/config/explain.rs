@@ -120,7 +120,7 @@ pub fn explain_config(src: &Source<'_>) -> ExplainConfig {
 }
 
 /// `10`, `10%`, `2.5`, `2.55%` -> hundredths of a percent.
-fn percent_hundredths(s: &str) -> Option<u32> {
+pub(super) fn percent_hundredths(s: &str) -> Option<u32> {
     let s = s.trim();
     let s = s.strip_suffix('%').unwrap_or(s).trim_end();
     let (whole, frac) = s.split_once('.').unwrap_or((s, ""));

@@ -6,24 +6,26 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::core::detector::Params;
+use crate::core::detectors::DetectParams;
 use crate::core::lifecycle;
 use crate::core::notify::{channel_for, Secret};
 use crate::core::restart::RestartConfig;
 use crate::core::units;
 
 mod args;
+mod bounds;
+mod detect;
 mod explain;
 mod reader;
 mod restart;
 
 pub use args::{parse_args, Command, Source, SETTINGS};
+pub use bounds::{longest_key_bytes, DURATION_MAX, KEY_MAX_BYTES, PUT_MAX_BYTES};
+pub use detect::{detect_config, DetectConfig};
 pub use explain::{explain_config, ExplainConfig};
 
 use args::SECRETS;
-use reader::{
-    bool_value, http_url, multiplier, positive_duration, socket_addr, window_size, Reader,
-};
+use reader::{bool_value, http_url, positive_duration, socket_addr, Reader};
 
 /// How the target is found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,31 +42,6 @@ pub enum LogFormat {
     Json,
 }
 
-/// Detection thresholds: everything `replay` needs as well as `run`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DetectConfig {
-    pub interval: Duration,
-    pub threshold_bytes: u64,
-    pub dump_cooldown: Duration,
-    pub window_size: usize,
-    /// SPIKE_MULTIPLIER in millionths (3 -> 3_000_000, 1.5 -> 1_500_000).
-    pub spike_multiplier_micros: u64,
-}
-
-impl DetectConfig {
-    /// The detector's parameters (spike cooldown = window × interval).
-    pub fn params(&self) -> Params {
-        let ticks = u32::try_from(self.window_size).unwrap_or(u32::MAX);
-        Params {
-            window_size: self.window_size,
-            threshold_bytes: self.threshold_bytes,
-            spike_multiplier_micros: self.spike_multiplier_micros,
-            spike_cooldown: self.interval.saturating_mul(ticks),
-            leak_cooldown: self.dump_cooldown,
-        }
-    }
-}
-
 /// The heap-dump socket client.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CaptureConfig {
@@ -76,6 +53,8 @@ pub struct CaptureConfig {
     pub connect_timeout: Duration,
     /// DUMP_READ_TIMEOUT, default 90 s (above the server's own 60 s abort).
     pub read_timeout: Duration,
+    /// DUMP_TOTAL_TIMEOUT, default 10 min: the whole dump, however it trickles.
+    pub total_timeout: Duration,
 }
 
 /// The durable on-disk spool.
@@ -148,9 +127,16 @@ pub const RETRY_BACKOFF: Duration = Duration::from_secs(2);
 
 impl Config {
     /// A target lifecycle's parameters.
+    /// The detector's parameters, with MEMORY_LIMIT for the trend rules.
+    pub fn detect_params(&self) -> DetectParams {
+        let mut p = self.detect.detect_params();
+        p.trend.memory_limit = self.explain.memory_limit;
+        p
+    }
+
     pub fn lifecycle(&self) -> lifecycle::Params {
         lifecycle::Params {
-            detect: self.detect.params(),
+            detect: self.detect_params(),
             interval: self.detect.interval,
             initial_delay: self.initial_delay,
             baseline_settle: self.baseline_settle,
@@ -171,35 +157,6 @@ pub struct ConfigError {
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: {}", self.name, self.message)
-    }
-}
-
-fn detect(r: &mut Reader<'_, '_>) -> Option<DetectConfig> {
-    let interval = r.required("CHECK_INTERVAL", positive_duration);
-    let threshold = r.required("MEMORY_CHANGE_THRESHOLD", units::parse_size);
-    let cooldown = r.required("DUMP_COOLDOWN", units::parse_duration);
-    let window = r.parsed("HISTORY_WINDOW_SIZE", window_size).unwrap_or(60);
-    let mult = r
-        .parsed("SPIKE_MULTIPLIER", multiplier)
-        .unwrap_or(3_000_000);
-    Some(DetectConfig {
-        interval: interval?,
-        threshold_bytes: threshold?,
-        dump_cooldown: cooldown?,
-        window_size: window,
-        spike_multiplier_micros: mult,
-    })
-}
-
-/// Only the detection settings: what `replay` needs.
-pub fn detect_config(src: &Source<'_>) -> Result<DetectConfig, Vec<ConfigError>> {
-    let mut r = Reader {
-        src,
-        errors: Vec::new(),
-    };
-    match (detect(&mut r), r.errors.is_empty()) {
-        (Some(d), true) => Ok(d),
-        _ => Err(r.errors),
     }
 }
 
@@ -232,7 +189,7 @@ fn target(r: &mut Reader<'_, '_>) -> Option<TargetSpec> {
 }
 
 fn s3(r: &mut Reader<'_, '_>) -> Option<S3Config> {
-    let bucket = r.string("S3_BUCKET");
+    let bucket = r.parsed("S3_BUCKET", bounds::bucket);
     let prefix = r.string("S3_PATH_PREFIX");
     let endpoint = r
         .string("AWS_ENDPOINT_URL_S3")
@@ -244,7 +201,7 @@ fn s3(r: &mut Reader<'_, '_>) -> Option<S3Config> {
     }
     let force = r.parsed("S3_FORCE_PATH_STYLE", bool_value).unwrap_or(false);
     let Some(bucket) = bucket else {
-        if let Some(p) = prefix {
+        if let (Some(p), None) = (prefix, r.string("S3_BUCKET")) {
             r.fail("S3_PATH_PREFIX", &p, "is set but S3_BUCKET is not");
         }
         return None;
@@ -323,7 +280,7 @@ fn capture(r: &mut Reader<'_, '_>) -> CaptureConfig {
     CaptureConfig {
         socket_override: r.string("HEAP_DUMP_SOCKET").map(PathBuf::from),
         max_bytes: r
-            .parsed("DUMP_MAX_BYTES", units::parse_size)
+            .parsed("DUMP_MAX_BYTES", bounds::dump_max_bytes)
             .unwrap_or(4 << 30),
         connect_timeout: r
             .parsed("DUMP_CONNECT_TIMEOUT", positive_duration)
@@ -331,6 +288,9 @@ fn capture(r: &mut Reader<'_, '_>) -> CaptureConfig {
         read_timeout: r
             .parsed("DUMP_READ_TIMEOUT", positive_duration)
             .unwrap_or(Duration::from_secs(90)),
+        total_timeout: r
+            .parsed("DUMP_TOTAL_TIMEOUT", positive_duration)
+            .unwrap_or(Duration::from_secs(600)),
     }
 }
 
@@ -342,10 +302,10 @@ pub fn parse(src: &Source<'_>, hostname: &str) -> Result<Config, Vec<ConfigError
         errors: Vec::new(),
     };
     let target = target(&mut r);
-    let detect = detect(&mut r);
-    let initial_delay = r.required("INITIAL_DELAY", units::parse_duration);
+    let detect = detect::read(&mut r);
+    let initial_delay = r.required("INITIAL_DELAY", bounds::duration);
     let settle = r
-        .parsed("BASELINE_SETTLE", units::parse_duration)
+        .parsed("BASELINE_SETTLE", bounds::duration)
         .unwrap_or(Duration::from_secs(60));
     let capture = capture(&mut r);
     let spool = SpoolConfig {
@@ -367,6 +327,9 @@ pub fn parse(src: &Source<'_>, hostname: &str) -> Result<Config, Vec<ConfigError
         })
         .unwrap_or(LogFormat::Logfmt);
     let pod_name = r.string("POD_NAME").unwrap_or_else(|| hostname.to_string());
+    if let Some(s3) = &s3 {
+        key_fits(&mut r, &s3.prefix, &pod_name);
+    }
     let record = r.string("RECORD_FILE").map(PathBuf::from);
     let dump_retries = r
         .parsed("DUMP_RETRIES", |s| {
@@ -398,6 +361,32 @@ pub fn parse(src: &Source<'_>, hostname: &str) -> Result<Config, Vec<ConfigError
         }),
         _ => Err(r.errors),
     }
+}
+
+/// The longest key this monitor can make must fit S3's 1,024 bytes; the
+/// error names the longer of S3_PATH_PREFIX and POD_NAME.
+fn key_fits(r: &mut Reader<'_, '_>, prefix: &str, pod: &str) {
+    let longest = longest_key_bytes(prefix, pod);
+    if longest <= KEY_MAX_BYTES {
+        return;
+    }
+    let (var, value) = if prefix.len() >= pod.len() {
+        ("S3_PATH_PREFIX", prefix)
+    } else {
+        ("POD_NAME", pod)
+    };
+    let shown: String = value.chars().take(40).collect();
+    r.fail(
+        var,
+        &format!("{shown}..."),
+        format!(
+            "too long: object keys would reach {longest} bytes, S3 takes at most {KEY_MAX_BYTES} \
+             (S3_PATH_PREFIX {} + POD_NAME {} bytes + {} for time, event and .pprof)",
+            prefix.len(),
+            pod.len(),
+            longest - prefix.len() - pod.len()
+        ),
+    );
 }
 
 /// `check-config`: the effective value of every setting, secrets redacted.
@@ -435,6 +424,7 @@ pub fn describe(src: &Source<'_>, config: &Config) -> String {
         config.notify.slack_channel,
         if config.notify.slack_token.is_some() { "" } else { " (no SLACK_API_TOKEN: not sent)" },
     ));
+    out.push_str(&detect::describe(d, config.explain.memory_limit));
     let n = &config.notify;
     let on = |b: bool| if b { "on" } else { "off" };
     out.push_str(&format!(

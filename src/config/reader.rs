@@ -61,12 +61,9 @@ impl Reader<'_, '_> {
     }
 }
 
+/// A duration above zero and at most 30 days.
 pub(super) fn positive_duration(s: &str) -> Result<Duration, String> {
-    match units::parse_duration(s) {
-        Ok(d) if d.is_zero() => Err("must be greater than zero".into()),
-        Ok(d) => Ok(d),
-        Err(e) => Err(e.to_string()),
-    }
+    super::bounds::positive_duration(s)
 }
 
 pub(super) fn bool_value(s: &str) -> Result<bool, String> {

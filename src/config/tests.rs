@@ -65,13 +65,13 @@ fn every_problem_at_once_naming_variable_and_value() {
         ("S3_PATH_PREFIX", "dumps/"),
         ("LOG_FORMAT", "xml"),
         ("AWS_ENDPOINT_URL_S3", "minio:9000"),
-        ("S3_BUCKET", "b"),
+        ("S3_BUCKET", "bkt"),
     ];
     let errors = parse_with(BAD, &[]).unwrap_err();
     let text: Vec<String> = errors.iter().map(ToString::to_string).collect();
     let want = [
         "BINARY_NAME: is required (or --pid / --pidfile)",
-        "CHECK_INTERVAL: \"0s\": must be greater than zero",
+        "CHECK_INTERVAL: \"0s\": must be between 10ms and 1h",
         "MEMORY_CHANGE_THRESHOLD: \"12 parsecs\": unknown unit \"parsecs\"",
         "DUMP_COOLDOWN: \"soon\": bad number \"\"",
         "INITIAL_DELAY: is required",
@@ -198,4 +198,67 @@ fn notify_settings_and_their_errors() {
     }
     assert_eq!(text.len(), want.len(), "{text:#?}");
     assert!(!text.iter().any(|t| t.contains("s3cr3t")));
+}
+
+#[test]
+fn absurd_settings_are_refused_naming_the_variable() {
+    fn errors_for(extra: &[(&'static str, String)]) -> Vec<String> {
+        let env = move |k: &str| {
+            extra
+                .iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.clone())
+                .or_else(|| env_of(MINIMAL)(k))
+        };
+        let (_, src, errors) = parse_args(&[], &env);
+        assert!(errors.is_empty(), "{errors:?}");
+        match parse(&src, "host-a") {
+            Ok(_) => Vec::new(),
+            Err(errors) => errors.iter().map(|e| e.to_string()).collect(),
+        }
+    }
+    let cases: Vec<(&str, String, &str)> = vec![
+        (
+            "INITIAL_DELAY",
+            "10000000000000000000".into(),
+            "INITIAL_DELAY: ",
+        ),
+        ("BASELINE_SETTLE", "31d".into(), "at most 30 days"),
+        ("DUMP_COOLDOWN", "9999999h".into(), "DUMP_COOLDOWN: "),
+        ("DUMP_READ_TIMEOUT", "100d".into(), "at most 30 days"),
+        ("CHECK_INTERVAL", "1ns".into(), "between 10ms and 1h"),
+        ("CHECK_INTERVAL", "2h".into(), "between 10ms and 1h"),
+        ("DUMP_MAX_BYTES", "6GiB".into(), "at most 5GiB"),
+        ("S3_BUCKET", "no spaces allowed".into(), "A-Z a-z 0-9 . _ -"),
+        ("S3_BUCKET", "ab".into(), "3 to 255"),
+    ];
+    for (var, value, why) in cases {
+        let errors = errors_for(&[(var, value.clone())]);
+        assert_eq!(errors.len(), 1, "{var}={value}: {errors:?}");
+        assert!(errors[0].starts_with(&format!("{var}: ")), "{errors:?}");
+        assert!(errors[0].contains(why), "{var}={value}: {errors:?}");
+    }
+    let long = "p".repeat(1_100);
+    let errors = errors_for(&[("S3_BUCKET", "dumps".into()), ("S3_PATH_PREFIX", long)]);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(errors[0].starts_with("S3_PATH_PREFIX: "), "{errors:?}");
+    assert!(errors[0].contains("S3 takes at most 1024"), "{errors:?}");
+    // Just within: the longest key is exactly 1,024 bytes.
+    let fits = "p".repeat(1024 - longest_key_bytes("", "host-a"));
+    assert_eq!(longest_key_bytes(&fits, "host-a"), 1024);
+    let errors = errors_for(&[("S3_BUCKET", "dumps".into()), ("S3_PATH_PREFIX", fits)]);
+    assert!(errors.is_empty(), "{errors:?}");
+    let errors = errors_for(&[
+        ("S3_BUCKET", "dumps".into()),
+        ("POD_NAME", "x".repeat(1_000)),
+    ]);
+    assert!(errors[0].starts_with("POD_NAME: "), "{errors:?}");
+    // The edges themselves are fine.
+    let errors = errors_for(&[
+        ("CHECK_INTERVAL", "10ms".into()),
+        ("INITIAL_DELAY", "30d".into()),
+        ("DUMP_MAX_BYTES", "5GiB".into()),
+        ("S3_BUCKET", "Legacy_Bucket.name".into()),
+    ]);
+    assert!(errors.is_empty(), "{errors:?}");
 }

@@ -165,6 +165,8 @@ pub enum CaptureFailure {
     TooBig,
     /// Cut short because the monitor is stopping.
     Shutdown,
+    /// The capture queue was full, or the job waited in it too long.
+    Busy,
     /// The spool refused it (over SPOOL_MAX_BYTES).
     SpoolFull,
     /// Any other I/O error (socket or spool).
@@ -184,6 +186,7 @@ impl CaptureFailure {
             CaptureFailure::NotGzip => "not-gzip",
             CaptureFailure::TooBig => "too-big",
             CaptureFailure::Shutdown => "shutdown",
+            CaptureFailure::Busy => "busy",
             CaptureFailure::SpoolFull => "spool-full",
             CaptureFailure::Io => "io-error",
         }

@@ -1,13 +1,16 @@
-//! Replay: the same detector over a recorded trace, so thresholds can be
-//! tuned offline. Rows are `seconds,bytes` (seconds since the first sample,
-//! fractions allowed); a header line and `#` comments are skipped. The
-//! window fills from the first row: no initial delay, no baseline dump, no
-//! settle.
+//! Replay: the same detector (`DETECTION`) over a recorded trace, so
+//! thresholds can be tuned offline. Rows are `seconds,bytes` (seconds since
+//! the first sample, fractions allowed); a header line and `#` comments are
+//! skipped, except `# restart`: the rows after it are a new incarnation and
+//! the detector starts afresh (older replays, which skipped every comment,
+//! read such files the same way otherwise). The window fills from the first
+//! row: no initial delay, no baseline dump, no settle.
 
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use crate::core::detector::{Detector, Event, Params};
+use crate::core::detector::Event;
+use crate::core::detectors::{DetectParams, Detectors};
 use crate::core::json::Quoted;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -86,22 +89,32 @@ pub fn parse_row(line: &str, line_no: usize) -> Result<Option<(f64, u64)>, Repla
     Ok(Some((seconds, bytes)))
 }
 
+/// A `# restart` comment: the next row belongs to a new incarnation.
+pub fn is_restart(line: &str) -> bool {
+    line.trim()
+        .strip_prefix('#')
+        .and_then(|c| c.split_whitespace().next())
+        .is_some_and(|w| w.eq_ignore_ascii_case("restart"))
+}
+
 /// Feeds rows to a detector with synthetic time.
 pub struct Replayer {
-    detector: Detector,
+    detector: Box<Detectors>,
     origin: Instant,
     last_seconds: f64,
     pub samples: u64,
+    pub restarts: u64,
 }
 
 impl Replayer {
     /// `origin` is any instant: rows are placed at `origin + seconds`.
-    pub fn new(params: Params, origin: Instant) -> Replayer {
+    pub fn new(params: DetectParams, origin: Instant) -> Replayer {
         Replayer {
-            detector: Detector::new(params),
+            detector: Box::new(Detectors::new(params)),
             origin,
             last_seconds: 0.0,
             samples: 0,
+            restarts: 0,
         }
     }
 
@@ -110,6 +123,12 @@ impl Replayer {
         line: &str,
         line_no: usize,
     ) -> Result<Option<(f64, Event)>, ReplayError> {
+        if is_restart(line) {
+            // A new incarnation: the detector starts from scratch, as `run` does.
+            self.detector.reset();
+            self.restarts += 1;
+            return Ok(None);
+        }
         let Some((seconds, bytes)) = parse_row(line, line_no)? else {
             return Ok(None);
         };
@@ -180,16 +199,42 @@ impl fmt::Display for TextLine<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::detector::Params;
+    use crate::core::detectors::Detection;
     use crate::core::event::Kind;
+    use crate::core::trend_rules::TrendParams;
 
-    fn params() -> Params {
-        Params {
-            window_size: 3,
-            threshold_bytes: 100,
-            spike_multiplier_micros: 3_000_000,
-            spike_cooldown: Duration::from_secs(30),
-            leak_cooldown: Duration::from_secs(60),
+    fn params() -> DetectParams {
+        DetectParams {
+            detection: Detection::Compat,
+            rules: Params {
+                window_size: 3,
+                threshold_bytes: 100,
+                spike_multiplier_micros: 3_000_000,
+                spike_cooldown: Duration::from_secs(30),
+                leak_cooldown: Duration::from_secs(60),
+            },
+            trend: TrendParams::off(Duration::from_secs(60)),
         }
+    }
+
+    #[test]
+    fn a_restart_line_starts_a_new_incarnation() {
+        let trace = "0,1000\n10,1000\n20,1000\n# restart (pid 42)\n30,1000\n40,1000\n50,1000\n";
+        let mut r = Replayer::new(params(), Instant::now());
+        let mut baselines = Vec::new();
+        for (i, line) in trace.lines().enumerate() {
+            if let Some((t, e)) = r.line(line, i + 1).unwrap() {
+                assert_eq!(e.kind, Kind::Baseline);
+                baselines.push(t);
+            }
+        }
+        // The window refills after the restart: a second baseline, 3 rows later.
+        assert_eq!(baselines, [20.0, 50.0]);
+        assert_eq!((r.samples, r.restarts), (6, 1));
+        assert!(is_restart("  # Restart"));
+        assert!(!is_restart("# restarted"));
+        assert!(!is_restart("# warm-up"));
     }
 
     #[test]

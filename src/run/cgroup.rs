@@ -7,6 +7,10 @@ use std::time::Instant;
 use super::{report, Target};
 use crate::config::{Config, ExplainConfig};
 use crate::core::cgroup_rules::Reading;
+use crate::core::event::{CgroupView, Kind};
+use crate::core::lifecycle::Note;
+use crate::core::status::StatusSample;
+use crate::core::units::human_bytes as h;
 use crate::io::cgroup::{self, CgroupFiles, Roots};
 use crate::io::log;
 
@@ -60,17 +64,32 @@ pub(super) fn read(t: &mut Target, now: Instant, with_stat: bool) -> Option<Read
     }
 }
 
-/// The target vanished: read the counter now, not in a second, and report
-/// `oom-kill` when the cgroup counted a new kill.
-pub(super) fn vanished(t: &mut Target, config: &Config) {
-    let Some(files) = t.cgroup.as_mut() else {
-        return;
-    };
-    let Ok(r) = files.read_events_now() else {
-        return;
-    };
-    let r = *r;
-    if let Some(note) = t.life.on_vanish(Instant::now(), &r) {
-        report::oom_kill(t, &note, &r, config);
+/// The target vanished: read the counter now, not in a second, and log
+/// `oom-kill` when the cgroup counted a new kill (the note goes on to the
+/// notifier and the metrics).
+pub(super) fn vanished(t: &mut Target, config: &Config) -> Option<Note> {
+    let files = t.cgroup.as_mut()?;
+    let r = *files.read_events_now().ok()?;
+    let note = t.life.on_vanish(Instant::now(), &r)?;
+    report::oom_kill(t, &note, &r, config);
+    Some(note)
+}
+
+/// The words of an `oom-kill` message: what the target held and the limit.
+pub(super) fn oom_detail(
+    kind: Kind,
+    last: &StatusSample,
+    cg: Option<&CgroupView>,
+) -> Option<String> {
+    if kind != Kind::OomKill {
+        return None;
     }
+    let size = |v: Option<u64>| v.map_or_else(|| "unknown".to_string(), |b| h(b).to_string());
+    Some(format!(
+        "OOM-killed by the kernel: last RssAnon {}, peak VmHWM {}, cgroup limit {}",
+        size(last.rss_anon),
+        size(last.vm_hwm),
+        cg.and_then(|c| c.limit_bytes)
+            .map_or_else(|| "none".to_string(), |l| h(l).to_string())
+    ))
 }

@@ -9,33 +9,37 @@
 //! to the lifecycle on a later tick.
 
 use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::capture::{Done, Job, Spooled, Worker};
+use crate::capture::{Done, Job, Refused, Spooled, Worker};
 use crate::config::{Config, TargetSpec};
-use crate::core::event::{CaptureOutcome, CgroupView, Kind};
-use crate::core::lifecycle::pairing::{Ended, Pairing};
+use crate::core::event::{CaptureFailure, CaptureOutcome, CgroupView, Kind};
+use crate::core::lifecycle::pairing::Pairing;
 use crate::core::lifecycle::rescan::Rescan;
 use crate::core::lifecycle::{self, Action, Capture, Lifecycle, Phase, Tick};
 use crate::io::cgroup::CgroupFiles;
-use crate::io::discover::{self, Found, Incarnation};
-use crate::io::procfs::{self, ReadError, StatusFile};
-use crate::io::{heapdump, log, spool::Spool};
+use crate::io::discover::Incarnation;
+use crate::io::procfs::{ReadError, StatusFile};
+use crate::io::{log, spool::Spool};
 use crate::sys::signal;
 
 mod cgroup;
 mod record;
 mod report;
 mod restart;
+mod targets;
 mod tell;
 
 use record::Recorder;
-use report::{opt, report, spec_text};
+use report::report;
 use restart::Restarts;
 pub use tell::Telling;
 
-/// How long shutdown waits for a dump in flight.
-const CAPTURE_GRACE: Duration = Duration::from_millis(1500);
+/// How long shutdown waits for a dump in flight to finish and be spooled
+/// (without one, the monitor stops at once).
+pub const CAPTURE_GRACE: Duration = Duration::from_secs(10);
 
 struct Target {
     inc: Incarnation,
@@ -45,6 +49,8 @@ struct Target {
     status: StatusFile,
     life: Lifecycle,
     record: Option<Recorder>,
+    /// Shared with its capture jobs: false once the incarnation is gone.
+    alive: Arc<AtomicBool>,
     /// When the window's percentiles were last exported.
     metrics_at: Option<Instant>,
     /// The memory cgroup's open files; `None` = /proc only.
@@ -147,10 +153,13 @@ impl Monitor {
             }
         }
         if let Some(worker) = self.capture.take() {
-            let handle = worker.finish();
-            let until = Instant::now() + CAPTURE_GRACE;
-            while !handle.is_finished() && Instant::now() < until {
-                std::thread::sleep(Duration::from_millis(20));
+            let stopping = worker.finish();
+            if stopping.in_flight() {
+                log::info("capture-grace", &[("wait_ms", &CAPTURE_GRACE.as_millis())]);
+                let until = Instant::now() + CAPTURE_GRACE;
+                while !stopping.is_finished() && Instant::now() < until {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
             }
         }
         std::mem::take(&mut self.tell).finish();
@@ -263,11 +272,7 @@ impl Monitor {
         };
         match action {
             Action::Capture(c) => self.request(i, c, now),
-            Action::Handled(kind) => {
-                if let (Some(r), Some(t)) = (self.restarts.as_mut(), self.targets.get_mut(i)) {
-                    r.handled(t, kind, now);
-                }
-            }
+            Action::Handled(_) => {}
             Action::Report(note) => {
                 if let Some(t) = self.targets.get_mut(i) {
                     report(t, &note, &self.config);
@@ -294,7 +299,8 @@ impl Monitor {
                 &[
                     ("target", &t.name),
                     ("pid", &t.inc.pid),
-                    ("window", &self.params.detect.window_size),
+                    ("window", &self.params.detect.rules.window_size),
+                    ("detection", &self.params.detect.detection.as_str()),
                 ],
             ),
             Action::Retry {
@@ -314,6 +320,9 @@ impl Monitor {
                 ],
             ),
         }
+        if let (Some(r), Some(t)) = (self.restarts.as_mut(), self.targets.get_mut(i)) {
+            r.on_action(t, &action, now);
+        }
     }
 
     fn request(&mut self, i: usize, c: Capture, now: Instant) {
@@ -330,151 +339,32 @@ impl Monitor {
             rss_anon_bytes: Some(c.bytes),
             baseline_bytes: c.baseline,
             requested: SystemTime::now(),
+            queued: now,
+            alive: Arc::clone(&t.alive),
         };
-        let sent = self.capture.as_ref().is_some_and(|w| w.request(job));
-        if !sent {
-            log::warn(
-                "dump-not-taken",
-                &[
-                    ("target", &t.name),
-                    ("reason", &c.kind),
-                    ("why", &"no usable spool"),
-                ],
-            );
+        let refused = match &self.capture {
+            Some(w) => w.request(job).err(),
+            None => Some(Refused::Stopped),
+        };
+        let (why, outcome) = match refused {
+            None => return,
+            // Busy: retried with backoff like any failed capture.
+            Some(Refused::Full) => (
+                "capture queue full",
+                CaptureOutcome::Failed(CaptureFailure::Busy),
+            ),
             // No spool: a dump is impossible, like a target without a socket.
-            self.outcome(i, c.kind, CaptureOutcome::NoSocket, None, now);
-        }
-    }
-
-    fn gone(&mut self, mut t: Target) {
-        self.tell.gone(&t);
-        if let Some(r) = self.restarts.as_mut() {
-            r.gone(&mut t);
-        }
-        let last = t.life.last().unwrap_or_default();
-        cgroup::vanished(&mut t, &self.config);
+            Some(Refused::Stopped) => ("no usable spool", CaptureOutcome::NoSocket),
+        };
         log::warn(
-            "target-gone",
+            "dump-not-taken",
             &[
                 ("target", &t.name),
-                ("pid", &t.inc.pid),
-                ("last_rss_anon", &opt(last.rss_anon)),
-                ("peak_vm_hwm", &opt(last.vm_hwm)),
+                ("reason", &c.kind),
+                ("outcome", &outcome.as_str()),
+                ("why", &why),
             ],
         );
-        self.pairing.ended(Ended {
-            name: t.name,
-            ppid: t.ppid,
-            pid: t.inc.pid,
-            last,
-        });
-        self.lost += 1;
-        self.rescan.lost();
-        self.waiting_logged = false;
-    }
-
-    /// Scans for targets we do not track yet (when [`Rescan`] says so).
-    fn look(&mut self, now: Instant) {
-        let found = match discover::find(&self.config.target) {
-            Ok(found) => found,
-            Err(e) => {
-                log::warn("scan-failed", &[("error", &e)]);
-                Vec::new()
-            }
-        };
-        let mut added = 0;
-        for f in found {
-            if self.targets.iter().any(|t| t.inc == f.inc) {
-                continue;
-            }
-            match self.track(f, now) {
-                Ok(t) => {
-                    self.announce(&t);
-                    self.targets.push(t);
-                    added += 1;
-                }
-                Err(e) => log::warn("target-unreadable", &[("pid", &f.inc.pid), ("error", &e)]),
-            }
-        }
-        self.lost = self.lost.saturating_sub(added);
-        let missing = self.targets.is_empty() || self.lost > 0;
-        self.rescan.scanned(now, missing);
-        if self.targets.is_empty() && !self.waiting_logged {
-            log::info(
-                "waiting-for-target",
-                &[("target", &spec_text(&self.config.target))],
-            );
-            self.waiting_logged = true;
-        }
-    }
-
-    fn announce(&mut self, t: &Target) {
-        let fields: [(&str, &dyn std::fmt::Display); 4] = [
-            ("target", &t.name),
-            ("pid", &t.inc.pid),
-            ("starttime", &t.inc.starttime),
-            ("socket", &t.socket.display()),
-        ];
-        match self.pairing.found(&t.name, t.ppid) {
-            Some(e) => {
-                self.tell.restarted(t);
-                log::warn(
-                    "restart",
-                    &[
-                        fields[0],
-                        ("old_pid", &e.pid),
-                        fields[1],
-                        ("last_rss_anon", &opt(e.last.rss_anon)),
-                        ("peak_vm_hwm", &opt(e.last.vm_hwm)),
-                    ],
-                );
-            }
-            None => log::info("target-found", &fields),
-        }
-    }
-
-    fn track(&mut self, f: Found, now: Instant) -> std::io::Result<Target> {
-        let inc = f.inc;
-        let status = StatusFile::open(inc.pid)?;
-        // The file may belong to a newer process that reused the pid.
-        if procfs::starttime(inc.pid)? != inc.starttime {
-            return Err(std::io::Error::other("pid reused while opening"));
-        }
-        let exe = procfs::socket_name(inc.pid).unwrap_or_default();
-        let name = match &self.config.target {
-            TargetSpec::Name(n) => n.clone(),
-            _ => procfs::comm(inc.pid).unwrap_or_else(|_| exe.clone()),
-        };
-        // Right after the status file, bound to the same start time.
-        let restart = self.restarts.as_ref().map(|r| r.bind(inc, &name));
-        let record = self.recorder(inc.pid);
-        let cgroup = cgroup::attach(inc.pid, &name, &self.config.explain);
-        Ok(Target {
-            inc,
-            ppid: f.ppid,
-            socket: heapdump::socket_path(&self.config.capture, &exe),
-            name,
-            restart,
-            status,
-            life: Lifecycle::new(self.params, now),
-            record,
-            metrics_at: None,
-            cgroup,
-            cgroup_base: None,
-        })
-    }
-
-    /// The first target records to FILE itself, later ones to `FILE.<pid>`.
-    fn recorder(&mut self, pid: u32) -> Option<Recorder> {
-        let path = self.config.record.as_ref()?;
-        let path = if self.recorded_once {
-            PathBuf::from(format!("{}.{pid}", path.display()))
-        } else {
-            path.clone()
-        };
-        self.recorded_once = true;
-        Recorder::create(&path)
-            .map_err(|e| log::error("record-failed", &[("file", &path.display()), ("error", &e)]))
-            .ok()
+        self.outcome(i, c.kind, outcome, None, now);
     }
 }

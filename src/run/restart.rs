@@ -7,6 +7,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use super::Target;
 use crate::core::event::{Kind, Report, VerdictCode};
+use crate::core::lifecycle::Action as LifeAction;
 use crate::core::restart::{Action, Budget, Detail, Exit, RestartConfig, Sequence, Short};
 use crate::io::discover::Incarnation;
 use crate::io::log;
@@ -81,8 +82,18 @@ impl Restarts {
         }
     }
 
-    /// `kind`'s dump was captured, impossible, or failed for good.
-    pub(super) fn handled(&mut self, t: &mut Target, kind: Kind, now: Instant) {
+    /// Starts a sequence once the evidence is safe: when an event's dump
+    /// was captured, impossible, or failed for good ([`LifeAction::Handled`]),
+    /// or at once for an event that takes no dump (memory-high, memory-pressure).
+    pub(super) fn on_action(&mut self, t: &mut Target, action: &LifeAction, now: Instant) {
+        match *action {
+            LifeAction::Handled(kind) => self.handled(t, kind, now),
+            LifeAction::Report(note) if !note.kind.takes_dump() => self.handled(t, note.kind, now),
+            _ => {}
+        }
+    }
+
+    fn handled(&mut self, t: &mut Target, kind: Kind, now: Instant) {
         let Some(h) = t.restart.as_mut() else {
             return;
         };

@@ -329,12 +329,12 @@ impl Telling {
             p95_bytes: note.p95,
             now,
             at_baseline: base,
-            cgroup,
             heap: None,
             verdict,
             verdict_code: code,
+            detail: super::cgroup::oom_detail(note.kind, &now, cgroup.as_ref()),
+            cgroup,
             dump: None,
-            detail: None,
         }
     }
 

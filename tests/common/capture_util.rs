@@ -44,6 +44,7 @@ pub fn capture_cfg(max_bytes: u64, read_timeout: Duration) -> CaptureConfig {
         max_bytes,
         connect_timeout: Duration::from_secs(2),
         read_timeout,
+        total_timeout: Duration::from_secs(600),
     }
 }
 

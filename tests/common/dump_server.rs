@@ -10,6 +10,7 @@ use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use flate2::write::GzEncoder;
 use flate2::Compression;
@@ -20,6 +21,17 @@ pub enum Reply {
     Close,
     /// A complete gzip stream of these bytes.
     Gzip(Vec<u8>),
+    /// The same, in 8 pieces with this pause before each.
+    Slow(Vec<u8>, Duration),
+}
+
+/// How `stats` is answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stats {
+    /// `{}` at once.
+    Empty,
+    /// One space a second, forever (never idle, never done).
+    Trickle,
 }
 
 pub struct DumpServer {
@@ -29,25 +41,30 @@ pub struct DumpServer {
 
 impl DumpServer {
     /// Serves at `path` until the test process ends.
-    pub fn start(path: &Path, script: impl Fn(usize) -> Reply + Send + 'static) -> DumpServer {
+    pub fn start(
+        path: &Path,
+        script: impl Fn(usize) -> Reply + Send + Sync + 'static,
+    ) -> DumpServer {
+        DumpServer::start_with(path, Stats::Empty, script)
+    }
+
+    /// `start` with `stats` answered as told. Each connection is served on
+    /// its own thread.
+    pub fn start_with(
+        path: &Path,
+        stats: Stats,
+        script: impl Fn(usize) -> Reply + Send + Sync + 'static,
+    ) -> DumpServer {
+        let script = Arc::new(script);
         let listener = UnixListener::bind(path).expect("bind dump socket");
         let dumps = Arc::new(AtomicUsize::new(0));
         let count = Arc::clone(&dumps);
         std::thread::spawn(move || {
             for conn in listener.incoming() {
-                let Ok(mut conn) = conn else { return };
-                match read_line(&mut conn).as_slice() {
-                    b"stats\n" => {
-                        let _ = conn.write_all(b"{}");
-                    }
-                    b"dump\n" => {
-                        let n = count.fetch_add(1, Ordering::SeqCst);
-                        if let Reply::Gzip(data) = script(n) {
-                            let _ = conn.write_all(&gzip(&data));
-                        }
-                    }
-                    _ => {}
-                }
+                let Ok(conn) = conn else { return };
+                let count = Arc::clone(&count);
+                let script = Arc::clone(&script);
+                std::thread::spawn(move || serve_one(conn, stats, &count, &*script));
             }
         });
         DumpServer {
@@ -65,6 +82,40 @@ impl DumpServer {
 impl Drop for DumpServer {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+fn serve_one(
+    mut conn: UnixStream,
+    stats: Stats,
+    count: &AtomicUsize,
+    script: &dyn Fn(usize) -> Reply,
+) {
+    match read_line(&mut conn).as_slice() {
+        b"stats\n" if stats == Stats::Trickle => {
+            while conn.write_all(b" ").is_ok() {
+                std::thread::sleep(Duration::from_secs(1));
+            }
+        }
+        b"stats\n" => {
+            let _ = conn.write_all(b"{}");
+        }
+        b"dump\n" => match script(count.fetch_add(1, Ordering::SeqCst)) {
+            Reply::Close => {}
+            Reply::Gzip(data) => {
+                let _ = conn.write_all(&gzip(&data));
+            }
+            Reply::Slow(data, pause) => {
+                let body = gzip(&data);
+                for piece in body.chunks(body.len().div_ceil(8)) {
+                    std::thread::sleep(pause);
+                    if conn.write_all(piece).is_err() {
+                        return;
+                    }
+                }
+            }
+        },
+        _ => {}
     }
 }
 

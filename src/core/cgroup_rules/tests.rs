@@ -187,13 +187,13 @@ mod in_the_lifecycle {
 
     fn params(metric: Metric) -> Params {
         Params {
-            detect: detector::Params {
+            detect: crate::core::detectors::DetectParams::compat(detector::Params {
                 window_size: 5,
                 threshold_bytes: 10 * MIB,
                 spike_multiplier_micros: 3_000_000,
                 spike_cooldown: Duration::from_secs(5),
                 leak_cooldown: Duration::from_secs(60),
-            },
+            }),
             interval: Duration::from_secs(1),
             initial_delay: Duration::from_secs(3600),
             baseline_settle: Duration::ZERO,

@@ -39,7 +39,7 @@
 use std::time::{Duration, Instant};
 
 use crate::core::cgroup_rules::{self, CgroupParams, Reading};
-use crate::core::detector::{self, Detector};
+use crate::core::detectors::{DetectParams, Detectors};
 use crate::core::event::{CaptureFailure, CaptureOutcome, Kind};
 use crate::core::status::StatusSample;
 
@@ -62,7 +62,7 @@ pub const MAX_ACTIONS: usize = 12;
 /// The settings a lifecycle runs on (built by `config`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Params {
-    pub detect: detector::Params,
+    pub detect: DetectParams,
     /// CHECK_INTERVAL: one sample per interval.
     pub interval: Duration,
     pub initial_delay: Duration,
@@ -109,7 +109,7 @@ enum Stage {
 pub struct Lifecycle {
     params: Params,
     stage: Stage,
-    detector: Box<Detector>,
+    detector: Box<Detectors>,
     rules: Rules,
     pending: heapless::Vec<Pending, MAX_PENDING>,
     last: Option<StatusSample>,
@@ -122,7 +122,7 @@ impl Lifecycle {
         Lifecycle {
             params,
             stage: Stage::Delay(now.checked_add(params.initial_delay)),
-            detector: Box::new(Detector::new(params.detect)),
+            detector: Box::new(Detectors::new(params.detect)),
             rules: Rules::new(&params),
             pending: heapless::Vec::new(),
             last: None,
@@ -140,7 +140,7 @@ impl Lifecycle {
         self.at_baseline
     }
 
-    pub fn detector(&self) -> &Detector {
+    pub fn detector(&self) -> &Detectors {
         &self.detector
     }
 
@@ -186,6 +186,9 @@ impl Lifecycle {
                 push(&mut out, Action::Phase(Phase::Watching));
             }
             Stage::Watching => {
+                if let Some(cg) = tick.cgroup {
+                    self.detector.set_cgroup_limit(cg.limit);
+                }
                 if let Some(e) = self.detector.on_sample(now, bytes) {
                     push(&mut out, Action::Report(Note::from_event(&e)));
                     if e.dump {
@@ -339,7 +342,10 @@ impl Lifecycle {
     /// when the cgroup counted a new kill (the rules compare with the last
     /// reading they saw).
     pub fn on_vanish(&mut self, now: Instant, r: &Reading) -> Option<Note> {
-        self.rules.on_vanish(now, r)
+        let mut note = self.rules.on_vanish(now, r)?;
+        // The metric's last value (the reading the kill interrupted).
+        note.bytes = self.last.and_then(|s| s.rss_anon.or(s.vm_rss)).unwrap_or(0);
+        Some(note)
     }
 
     fn handled(&mut self, kind: Kind, now: Instant, out: &mut Actions) {

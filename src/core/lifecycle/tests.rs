@@ -4,18 +4,24 @@ use std::time::{Duration, Instant};
 
 use super::pairing::{Ended, Pairing};
 use super::*;
+use crate::core::detectors::Detection;
+use crate::core::trend_rules::TrendParams;
 
 const S: Duration = Duration::from_secs(1);
 const MB: u64 = 1 << 20;
 
 fn params() -> Params {
     Params {
-        detect: detector::Params {
-            window_size: 5,
-            threshold_bytes: 10 * MB,
-            spike_multiplier_micros: 3_000_000,
-            spike_cooldown: 5 * S,
-            leak_cooldown: 60 * S,
+        detect: DetectParams {
+            detection: Detection::Compat,
+            rules: crate::core::detector::Params {
+                window_size: 5,
+                threshold_bytes: 10 * MB,
+                spike_multiplier_micros: 3_000_000,
+                spike_cooldown: 5 * S,
+                leak_cooldown: 60 * S,
+            },
+            trend: TrendParams::off(60 * S),
         },
         interval: S,
         initial_delay: 3 * S,
