@@ -170,7 +170,9 @@ for i in range(total // step):
 time.sleep(60)
 "#;
 
-fn phantom(metric: &str) -> (Monitor, u64, u64) {
+/// The monitor's log, the working set before and after, and the recorded
+/// samples (`--record`).
+fn phantom(metric: &str) -> (Monitor, u64, u64, String) {
     let cg = cgroup_util::child(&format!("phantom{}", metric.len())).expect("checked");
     let dir = scratch("cgphantom");
     let mut child = cg.spawn(
@@ -184,6 +186,7 @@ fn phantom(metric: &str) -> (Monitor, u64, u64) {
         ("MEMORY_METRIC", metric),
         ("MEMORY_CHANGE_THRESHOLD", "64MiB"),
         ("SPOOL_DIR", dir.join("spool").to_str().unwrap()),
+        ("RECORD_FILE", dir.join("trace.csv").to_str().unwrap()),
     ]);
     // The kubelet's working set: usage - inactive file.
     let ws = || {
@@ -201,7 +204,8 @@ fn phantom(metric: &str) -> (Monitor, u64, u64) {
     let end = ws();
     let _ = child.kill();
     let _ = child.wait();
-    (m, start, end)
+    let trace = std::fs::read_to_string(dir.join("trace.csv")).unwrap_or_default();
+    (m, start, end, trace)
 }
 
 #[test]
@@ -209,7 +213,7 @@ fn the_phantom_leak_is_no_slow_leak_with_the_default_metric() {
     if cgroup_util::child("phantomprobe").is_none() {
         return;
     }
-    let (m, start, end) = phantom("rss_anon");
+    let (m, start, end, _) = phantom("rss_anon");
     assert!(
         end > start + 200 * MIB,
         "the working set grew: {start} -> {end}"
@@ -221,7 +225,15 @@ fn the_phantom_leak_is_no_slow_leak_with_the_default_metric() {
         m.lines()
     );
     // The same growth through the working set is a slow leak: the test can fail.
-    let (m, _, _) = phantom("cgroup_working_set");
+    let (m, _, _, trace) = phantom("cgroup_working_set");
+    // The trace records the watched metric, so replay sees what run saw.
+    let last: u64 = trace
+        .lines()
+        .last()
+        .and_then(|l| l.split(',').nth(1))
+        .and_then(|b| b.parse().ok())
+        .unwrap_or(0);
+    assert!(last > 200 * MIB, "recorded working set {last}: {trace}");
     let leak = m.wait_for("slow-leak", Duration::from_secs(5), |l| {
         l.contains(" event=slow-leak ")
     });

@@ -203,17 +203,19 @@ impl Monitor {
             };
             match t.status.read(buf) {
                 Ok(sample) => {
-                    if let (Some(r), Some(bytes)) =
-                        (&mut t.record, sample.rss_anon.or(sample.vm_rss))
-                    {
-                        r.row(now, bytes);
-                    }
                     let reading = cgroup::read(t, now, self.params.cgroup.metric.needs_stat());
-                    let actions = t.life.on_tick(&Tick {
+                    let tick = Tick {
                         now,
                         sample,
                         cgroup: reading.as_ref(),
-                    });
+                    };
+                    // The watched metric, as the detector sees it (replayable).
+                    if let (Some(r), Some(bytes)) =
+                        (&mut t.record, lifecycle::metric(&self.params.cgroup, &tick))
+                    {
+                        r.row(now, bytes);
+                    }
+                    let actions = t.life.on_tick(&tick);
                     self.tell.sample(t, now, &sample, reading.as_ref());
                     for a in actions {
                         self.act(i, a, now);

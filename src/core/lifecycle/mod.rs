@@ -361,7 +361,7 @@ impl Lifecycle {
 
 /// The watched metric (MEMORY_METRIC); `rss_anon` when what it needs is
 /// not readable (kernels before 4.5 have no RssAnon: VmRSS then).
-pub(crate) fn metric(p: &CgroupParams, tick: &Tick<'_>) -> Option<u64> {
+pub fn metric(p: &CgroupParams, tick: &Tick<'_>) -> Option<u64> {
     cgroup_rules::select(p.metric, &tick.sample, tick.cgroup)
         .or(tick.sample.rss_anon)
         .or(tick.sample.vm_rss)
