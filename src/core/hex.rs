@@ -1,5 +1,5 @@
-//! Lower-case hexadecimal, the one encoder (SHA-256 digests, SigV4, object
-//! keys' percent-escapes use upper case and have their own table).
+//! The one hex encoder: lower case for digests (SHA-256), upper case in
+//! percent-escapes (object keys, S3 metadata headers).
 
 const DIGITS: &[u8; 16] = b"0123456789abcdef";
 
@@ -18,6 +18,15 @@ pub fn push_hex(out: &mut String, bytes: &[u8]) {
     }
 }
 
+/// Appends `%XX` (upper-case hex) for `byte`: percent-encoding, as SigV4's
+/// URI-encode and S3 metadata headers want it.
+pub fn push_percent(out: &mut String, byte: u8) {
+    const UPPER: &[u8; 16] = b"0123456789ABCDEF";
+    out.push('%');
+    out.push(char::from(UPPER[usize::from(byte >> 4)]));
+    out.push(char::from(UPPER[usize::from(byte & 0x0f)]));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -29,5 +38,8 @@ mod tests {
         let mut s = String::from("x=");
         push_hex(&mut s, &[0xab]);
         assert_eq!(s, "x=ab");
+        push_percent(&mut s, 0x2f);
+        push_percent(&mut s, 0xe9);
+        assert_eq!(s, "x=ab%2F%E9");
     }
 }

@@ -8,20 +8,19 @@
 //!                          '--2xx--> spool.remove() + log + delivered list
 //! ```
 //!
-//! `endpoint`, `sign`, `error_xml` and `backoff` are pure; `put` and
+//! `endpoint`, `sign` and `backoff` are pure (XML in `core::xml`); `put` and
 //! `uploader` do the I/O.
 
 pub mod backoff;
 pub mod credentials;
 pub mod endpoint;
-pub mod error_xml;
 pub mod put;
 mod put_error;
 pub mod sign;
 pub mod uploader;
 
+pub use crate::core::xml::error_code_message as parse_error_xml;
 pub use credentials::Provide;
-pub use error_xml::parse_error_xml;
 pub use put::{Client, ClientError, PutError, Timeouts, STOP_GRACE};
 pub use uploader::{
     spawn, spawn_with, Counts, Delivery, Notice, Options, SpawnError, Stats, Uploader, Wake,

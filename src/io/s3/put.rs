@@ -15,13 +15,13 @@ use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
 use ureq::{Agent, SendBody};
 
 use super::endpoint::Endpoint;
-use super::error_xml::parse_error_xml;
 pub use super::put_error::{ClientError, PutError, PutErrorKind};
 use super::sign::{sign_s3, Request};
 use super::Credentials;
 use crate::config::S3Config;
 use crate::core::hex::hex;
 use crate::core::iso8601::parse_http_date;
+use crate::core::xml::error_code_message;
 
 /// How long a body in flight may go on once a stop was requested.
 pub const STOP_GRACE: Duration = Duration::from_secs(10);
@@ -203,7 +203,7 @@ fn reply(mut resp: http::Response<ureq::Body>) -> Result<(), PutErrorKind> {
         .as_reader()
         .take(ERROR_BODY_MAX)
         .read_to_end(&mut body);
-    let (code, message) = match parse_error_xml(&body) {
+    let (code, message) = match error_code_message(&body) {
         Some((c, m)) => (Some(c), Some(m)),
         None => (None, None),
     };

@@ -37,6 +37,7 @@ use super::credentials::Provide;
 use super::put::{Client, ClientError, Timeouts};
 use crate::config::S3Config;
 use crate::core::event::{CaptureOutcome, DumpRef, Kind, Report};
+use crate::core::hex::push_percent;
 use crate::io::spool::{Meta, Spool};
 
 mod attempt;
@@ -374,7 +375,7 @@ fn header_safe(s: &str) -> String {
         if b.is_ascii_graphic() && b != b'%' {
             out.push(char::from(b));
         } else {
-            out.push_str(&format!("%{b:02X}"));
+            push_percent(&mut out, b);
         }
     }
     out

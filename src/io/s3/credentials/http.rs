@@ -58,28 +58,4 @@ pub fn finish(mut response: http::Response<ureq::Body>) -> Result<Reply, ureq::E
     Ok(Reply { status, body })
 }
 
-/// Makes a server-supplied text safe for a one-line error: control
-/// characters become spaces and the length is bounded.
-pub fn one_line(text: &str, max_chars: usize) -> String {
-    let mut out: String = text
-        .trim()
-        .chars()
-        .take(max_chars)
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    if text.trim().chars().count() > max_chars {
-        out.push('…');
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn one_line_strips_controls_and_bounds_length() {
-        assert_eq!(one_line(" a\nb\tc ", 10), "a b c");
-        assert_eq!(one_line("abcdef", 3), "abc…");
-    }
-}
+pub use crate::core::text::one_line;

@@ -3,6 +3,8 @@
 
 use std::path::PathBuf;
 
+use crate::core::s3_endpoint::dns_suffix;
+
 use super::{check_secret, CredError, Credentials, Probe, Source, Static};
 
 /// Everything the chain needs from the environment, read once.
@@ -90,12 +92,7 @@ pub(super) fn sts_regional_endpoint(region: &str) -> String {
     if region.is_empty() {
         return "https://sts.amazonaws.com/".to_owned();
     }
-    let suffix = if region.starts_with("cn-") {
-        "amazonaws.com.cn"
-    } else {
-        "amazonaws.com"
-    };
-    format!("https://sts.{region}.{suffix}/")
+    format!("https://sts.{region}.{}/", dns_suffix(region))
 }
 
 /// First link: `AWS_ACCESS_KEY_ID` + `AWS_SECRET_ACCESS_KEY` (+ token).

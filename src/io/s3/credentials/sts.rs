@@ -10,6 +10,7 @@ use super::settings::Settings;
 use super::{
     check_secret, parse_iso8601, read_token, CredError, Credentials, Probe, Provide, Source,
 };
+use crate::core::xml::{element, error_code_message, unescape};
 
 const LIMITS: Limits = Limits {
     connect: Duration::from_secs(5),
@@ -78,10 +79,7 @@ impl Provide for WebIdentity {
         if reply.is_success() {
             return parse_sts_xml(&reply.body);
         }
-        let (code, message) = std::str::from_utf8(&reply.body)
-            .ok()
-            .and_then(error_xml)
-            .unwrap_or_default();
+        let (code, message) = error_code_message(&reply.body).unwrap_or_default();
         Err(CredError::Service {
             source: Source::WebIdentity,
             status: Some(reply.status),
@@ -123,7 +121,7 @@ pub fn parse_sts_xml(body: &[u8]) -> Result<Credentials, CredError> {
         what: what.to_owned(),
     };
     let doc = std::str::from_utf8(body).map_err(|_| reply("not UTF-8"))?;
-    if let Some((code, message)) = error_xml(doc) {
+    if let Some((code, message)) = error_code_message(body) {
         return Err(CredError::Service {
             source: Source::WebIdentity,
             status: None,
@@ -157,90 +155,6 @@ pub fn parse_sts_xml(body: &[u8]) -> Result<Credentials, CredError> {
         session_token: Some(session_token),
         expires: Some(expires),
     })
-}
-
-/// `<Error><Code>…</Code><Message>…</Message></Error>` → (code, message),
-/// both made safe for a one-line log.
-pub(super) fn error_xml(doc: &str) -> Option<(String, String)> {
-    let error = element(doc, "Error")?;
-    let text = |name| {
-        element(error, name)
-            .map(|raw| unescape(raw).unwrap_or_else(|| raw.to_owned()))
-            .map(|t| http::one_line(&t, 200))
-            .unwrap_or_default()
-    };
-    let code = text("Code");
-    if code.is_empty() {
-        return None;
-    }
-    Some((code, text("Message")))
-}
-
-/// The text between `<name ...>` and the next `</name>`; `""` for `<name/>`.
-/// Not a general XML parser: enough for the flat documents STS sends.
-fn element<'a>(doc: &'a str, name: &str) -> Option<&'a str> {
-    let close = format!("</{name}>");
-    let mut from = 0;
-    while let Some(lt) = doc.get(from..)?.find('<') {
-        let tag_start = from.checked_add(lt)?.checked_add(1)?;
-        let rest = doc.get(tag_start..)?;
-        from = tag_start;
-        let Some(after_name) = rest.strip_prefix(name) else {
-            continue;
-        };
-        let open_len = match after_name.chars().next() {
-            Some('>') => 1,
-            Some(c) if c == '/' || c.is_ascii_whitespace() => {
-                after_name.find('>')?.checked_add(1)?
-            }
-            _ => continue, // a longer name with the same prefix
-        };
-        let open = after_name.get(..open_len)?;
-        if open.ends_with("/>") {
-            return Some("");
-        }
-        let inner_start = tag_start.checked_add(name.len())?.checked_add(open_len)?;
-        let inner = doc.get(inner_start..)?;
-        return inner.find(&close).and_then(|end| inner.get(..end));
-    }
-    None
-}
-
-/// Replaces the five XML entities and numeric character references; CDATA
-/// is taken as is. `None` on a malformed entity.
-fn unescape(raw: &str) -> Option<String> {
-    if let Some(cdata) = raw.trim().strip_prefix("<![CDATA[") {
-        return cdata.strip_suffix("]]>").map(str::to_owned);
-    }
-    let mut out = String::with_capacity(raw.len());
-    let mut rest = raw;
-    while let Some(amp) = rest.find('&') {
-        out.push_str(rest.get(..amp)?);
-        let after = rest.get(amp.checked_add(1)?..)?;
-        let semi = after.find(';').filter(|&i| i <= 10)?;
-        let entity = after.get(..semi)?;
-        let c = match entity {
-            "amp" => '&',
-            "lt" => '<',
-            "gt" => '>',
-            "quot" => '"',
-            "apos" => '\'',
-            _ => {
-                let code = match entity
-                    .strip_prefix("#x")
-                    .or_else(|| entity.strip_prefix("#X"))
-                {
-                    Some(hex) => u32::from_str_radix(hex, 16).ok()?,
-                    None => entity.strip_prefix('#')?.parse::<u32>().ok()?,
-                };
-                char::from_u32(code)?
-            }
-        };
-        out.push(c);
-        rest = after.get(semi.checked_add(1)?..)?;
-    }
-    out.push_str(rest);
-    Some(out)
 }
 
 #[cfg(test)]
