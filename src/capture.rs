@@ -221,6 +221,24 @@ struct Context {
     shared: Arc<Shared>,
 }
 
+/// Each dump on a short-lived thread: its stack (the 64 KiB read buffer,
+/// the gzip verifier's state) is unmapped when it ends rather than staying
+/// resident in the long-lived worker (idle RSS).
+fn take_on_own_thread(job: &Job, ctx: &Context) -> Result<Spooled, TakeError> {
+    let result = std::thread::scope(|s| {
+        std::thread::Builder::new()
+            .name("capture-job".into())
+            .spawn_scoped(s, || take(job, ctx))
+            .map(|h| h.join())
+    });
+    match result {
+        Ok(Ok(r)) => r,
+        Ok(Err(p)) => std::panic::resume_unwind(p),
+        // No thread to be had: capture from this one.
+        Err(_) => take(job, ctx),
+    }
+}
+
 fn serve(rx: &Receiver<Job>, ctx: &Context, done: &Sender<Done>, tell: &dyn Fn(&Done)) {
     while let Ok(job) = rx.recv() {
         // Busy first, then the stop check: `finish` sets stopping first,
@@ -234,7 +252,7 @@ fn serve(rx: &Receiver<Job>, ctx: &Context, done: &Sender<Done>, tell: &dyn Fn(&
         let result = if job.queued.elapsed() > MAX_WAIT {
             Err(TakeError::Stale(job.queued.elapsed()))
         } else {
-            take(&job, ctx)
+            take_on_own_thread(&job, ctx)
         };
         ctx.shared.busy.store(false, Ordering::SeqCst);
         let outcome = match &result {

@@ -20,7 +20,21 @@ impl Worker {
                     None => return,
                 }
             };
-            self.deliver(&report, stopping);
+            // Each delivery on a short-lived thread: what a request touches
+            // on the stack (ureq, rustls, the bodies) is unmapped when it
+            // ends instead of staying resident in this idle lane (idle RSS).
+            let sent = thread::scope(|s| {
+                thread::Builder::new()
+                    .name("notify-send".into())
+                    .spawn_scoped(s, || self.deliver(&report, stopping))
+                    .map(|h| h.join())
+            });
+            match sent {
+                Ok(Ok(())) => {}
+                Ok(Err(p)) => std::panic::resume_unwind(p),
+                // No thread to be had: deliver from this one.
+                Err(_) => self.deliver(&report, stopping),
+            }
         }
     }
 
