@@ -79,13 +79,21 @@ pub fn gzip(data: &[u8]) {
     assert_eq!(split.finish(), verdict);
 }
 
-/// STS `AssumeRoleWithWebIdentity` replies (and error bodies).
+/// STS `AssumeRoleWithWebIdentity` replies (and error bodies), through the
+/// one XML extractor.
 pub fn sts_xml(data: &[u8]) {
     let _ = crate::io::s3::credentials::parse_sts_xml(data);
+    let text = String::from_utf8_lossy(data);
+    if let Some(inner) = crate::core::xml::element(&text, "Credentials") {
+        let _ = crate::core::xml::unescape(inner);
+        let _ = crate::core::xml::unescape_lenient(inner);
+    }
 }
 
 /// Container / Pod Identity / IMDS credential JSON, and its timestamps.
 pub fn credentials_json(data: &[u8]) {
+    let _ = crate::core::credentials_json::parse(data);
+    let _ = crate::core::credentials_json::error_fields(data);
     let _ = crate::io::s3::credentials::parse_container_json(data);
     let text = String::from_utf8_lossy(data);
     let _ = crate::core::iso8601::parse_iso8601(&text);
@@ -102,7 +110,7 @@ pub fn aws_profile(data: &[u8]) {
 
 /// S3 error bodies (`<Error><Code>…</Code><Message>…</Message></Error>`).
 pub fn s3_error_xml(data: &[u8]) {
-    let _ = crate::io::s3::parse_error_xml(data);
+    let _ = crate::core::xml::error_code_message(data);
 }
 
 /// `/proc/<pid>/cgroup`, and where its paths fall below a mount root.

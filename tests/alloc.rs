@@ -43,11 +43,15 @@ static GLOBAL: Counting = Counting;
 /// A monitor on `pid` with the given window, no spool (dumps are
 /// impossible, handled at once), no delay and no settle.
 fn monitor(pid: u32, window: usize) -> Monitor {
-    let pid = pid.to_string();
+    monitor_on(("TARGET_PID", pid.to_string()), window)
+}
+
+/// The same, finding its target by `spec` (`TARGET_PID` or `BINARY_NAME`).
+fn monitor_on(spec: (&'static str, String), window: usize) -> Monitor {
     let window = window.to_string();
     let env = move |k: &str| -> Option<String> {
         let v = match k {
-            "TARGET_PID" => pid.as_str(),
+            k if k == spec.0 => spec.1.as_str(),
             "CHECK_INTERVAL" => "1s",
             "MEMORY_CHANGE_THRESHOLD" => "1GB",
             "DUMP_COOLDOWN" => "10m",
@@ -124,4 +128,40 @@ fn a_steady_state_tick_allocates_nothing() {
     }
     let _ = child.kill();
     let _ = child.wait();
+    ticks_between_rescans_allocate_nothing();
+}
+
+/// Found by name, a target is rescanned for every 30 s (a new match may
+/// appear): the ticks in between allocate nothing, the rescan tick does its
+/// scan and tracks nothing twice. (Part of the one test above: the counter
+/// is process-wide, so a parallel test's allocations would count.)
+fn ticks_between_rescans_allocate_nothing() {
+    let dir = std::env::temp_dir().join(format!("mm-alloc-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let name = format!("mmalloc{}", std::process::id() % 100_000);
+    let exe = dir.join(&name);
+    std::fs::copy("/bin/sleep", &exe).unwrap();
+    let mut child = std::process::Command::new(&exe).arg("30").spawn().unwrap();
+    settled(child.id());
+    let mut m = monitor_on(("BINARY_NAME", name), 60);
+    let mut buf = [0u8; 4096];
+    let t0 = Instant::now();
+    let at = |ms: u64| t0 + Duration::from_millis(ms);
+    for i in 0..70 {
+        m.step(at(i), &mut buf);
+    }
+    assert_eq!(m.watching(), 1);
+    let before = ALLOCS.load(Ordering::SeqCst);
+    // 70 ms .. 29.9 s: no rescan is due.
+    for i in 0..2_000u64 {
+        m.step(at(70 + i * 14), &mut buf);
+    }
+    assert_eq!(ALLOCS.load(Ordering::SeqCst) - before, 0, "between rescans");
+    let before = ALLOCS.load(Ordering::SeqCst);
+    m.step(at(30_000), &mut buf);
+    assert!(ALLOCS.load(Ordering::SeqCst) > before, "the rescan ran");
+    assert_eq!(m.watching(), 1, "found again, not tracked twice");
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -3,6 +3,7 @@
 
 pub mod cgroup;
 pub mod cgroup_rules;
+pub mod credentials_json;
 pub mod detector;
 pub mod detectors;
 pub mod event;
@@ -22,6 +23,7 @@ pub mod restart_plan;
 pub mod robust;
 pub mod s3_endpoint;
 pub mod s3_refusal;
+pub mod sigv4;
 pub mod spool_meta;
 pub mod status;
 pub mod text;

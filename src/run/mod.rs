@@ -156,8 +156,8 @@ impl Monitor {
             let stopping = worker.finish();
             if stopping.in_flight() {
                 log::info("capture-grace", &[("wait_ms", &CAPTURE_GRACE.as_millis())]);
-                let until = Instant::now() + CAPTURE_GRACE;
-                while !stopping.is_finished() && Instant::now() < until {
+                let started = Instant::now();
+                while !stopping.is_finished() && started.elapsed() < CAPTURE_GRACE {
                     std::thread::sleep(Duration::from_millis(20));
                 }
             }

@@ -16,7 +16,7 @@ mod settings;
 mod sts;
 
 use std::fmt;
-use std::io::{self, Read};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
@@ -306,19 +306,13 @@ fn still_valid(creds: &Credentials, now: SystemTime) -> bool {
 }
 
 /// Reads a small text file (token, profile) whole, refusing one above `cap`
-/// bytes. `Ok(None)` when it does not exist.
+/// bytes ([`crate::io::capped`]). `Ok(None)` when it does not exist.
 fn read_capped(path: &Path, cap: u64) -> io::Result<Option<String>> {
-    let file = match std::fs::File::open(path) {
-        Ok(file) => file,
+    let bytes = match crate::io::capped::read_capped(path, cap) {
+        Ok(bytes) => bytes,
         Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(err) => return Err(err),
     };
-    let mut bytes = Vec::new();
-    file.take(cap.saturating_add(1)).read_to_end(&mut bytes)?;
-    if u64::try_from(bytes.len()).map_or(true, |len| len > cap) {
-        let msg = format!("larger than {cap} bytes");
-        return Err(io::Error::new(io::ErrorKind::InvalidData, msg));
-    }
     String::from_utf8(bytes)
         .map(Some)
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "not UTF-8 text"))

@@ -125,33 +125,18 @@ impl Client {
             }
             None => hash_file(&mut file).map_err(|e| fail(PutErrorKind::Hash(e)))?,
         };
-        let len_text = len.to_string();
-        let meta_names: Vec<String> = obj
-            .metadata
-            .iter()
-            .map(|(n, _)| format!("x-amz-meta-{n}"))
-            .collect();
-        let mut headers: Vec<(&str, &str)> = vec![
-            ("host", target.host.as_str()),
-            ("content-length", len_text.as_str()),
-            ("content-type", "application/octet-stream"),
-        ];
-        headers.extend(
-            meta_names
-                .iter()
-                .zip(obj.metadata)
-                .map(|(n, (_, v))| (n.as_str(), v.as_str())),
-        );
+        let headers = Headers::new(&target.host, len, obj.metadata);
+        let list = headers.list();
         let req = Request {
             method: "PUT",
             url: &target.url,
-            headers: &headers,
+            headers: &list,
             payload_sha256: &sha256,
         };
         let signed = sign_s3(&req, creds, self.endpoint.region(), clock())
             .map_err(|e| fail(PutErrorKind::Sign(e)))?;
         let mut builder = self.agent.put(target.url.as_str());
-        for (name, value) in headers.iter().copied() {
+        for (name, value) in list.iter().copied() {
             builder = builder.header(name, value);
         }
         for (name, value) in &signed {
@@ -166,6 +151,43 @@ impl Client {
             .send(SendBody::from_reader(&mut body))
             .map_err(|e| fail(PutErrorKind::Send(e)))?;
         reply(resp).map(|()| len).map_err(fail)
+    }
+}
+
+/// The headers of one PUT that are signed: host, length, type, metadata.
+struct Headers<'a> {
+    host: &'a str,
+    len: String,
+    meta_names: Vec<String>,
+    metadata: &'a [(&'a str, String)],
+}
+
+impl<'a> Headers<'a> {
+    fn new(host: &'a str, len: u64, metadata: &'a [(&'a str, String)]) -> Headers<'a> {
+        Headers {
+            host,
+            len: len.to_string(),
+            meta_names: metadata
+                .iter()
+                .map(|(n, _)| format!("x-amz-meta-{n}"))
+                .collect(),
+            metadata,
+        }
+    }
+
+    fn list(&self) -> Vec<(&str, &str)> {
+        let mut out = vec![
+            ("host", self.host),
+            ("content-length", self.len.as_str()),
+            ("content-type", "application/octet-stream"),
+        ];
+        out.extend(
+            self.meta_names
+                .iter()
+                .zip(self.metadata)
+                .map(|(n, (_, v))| (n.as_str(), v.as_str())),
+        );
+        out
     }
 }
 
@@ -217,10 +239,8 @@ fn reply(mut resp: http::Response<ureq::Body>) -> Result<(), PutErrorKind> {
 
 pub fn read_ca_file(path: &Path) -> Result<RootCerts, ClientError> {
     let shown = path.display().to_string();
-    let mut pem = Vec::new();
-    File::open(path)
-        .and_then(|f| f.take(CA_FILE_MAX).read_to_end(&mut pem))
-        .map_err(|cause| ClientError::CaFile {
+    let pem =
+        crate::io::capped::read_capped(path, CA_FILE_MAX).map_err(|cause| ClientError::CaFile {
             path: shown.clone(),
             cause,
         })?;

@@ -6,13 +6,12 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use serde_json::Value;
-
 use super::http::{self, Limits};
 use super::settings::Settings;
 use super::{
     check_secret, parse_iso8601, read_token, CredError, Credentials, Probe, Provide, Source,
 };
+use crate::core::credentials_json::{self, JsonError};
 
 /// The ECS agent's address, base of `AWS_CONTAINER_CREDENTIALS_RELATIVE_URI`.
 const ECS_BASE: &str = "http://169.254.170.2";
@@ -175,43 +174,32 @@ pub(super) fn parse_json_credentials(
     source: Source,
 ) -> Result<Credentials, CredError> {
     let reply = |what: String| CredError::Reply { source, what };
-    let value: Value =
-        serde_json::from_slice(body).map_err(|err| reply(format!("not JSON: {err}")))?;
-    let obj = value
-        .as_object()
-        .ok_or_else(|| reply("not a JSON object".to_owned()))?;
-    let text = |key: &str| obj.get(key).and_then(Value::as_str);
-    if let Some(code) = text("Code").filter(|code| *code != "Success") {
-        let message = http::one_line(text("Message").unwrap_or_default(), 200);
-        return Err(CredError::Service {
+    let json = credentials_json::parse(body).map_err(|e| match e {
+        JsonError::Malformed(why) => reply(why),
+        JsonError::Service { code, message } => CredError::Service {
             source,
             status: None,
-            code: http::one_line(code, 100),
+            code,
             message,
-        });
+        },
+        JsonError::NoString(name) => reply(format!("no string \"{name}\"")),
+        JsonError::NotString(name) => reply(format!("\"{name}\" is not a string")),
+    })?;
+    check_secret(source, "AccessKeyId", &json.access_key_id)?;
+    check_secret(source, "SecretAccessKey", &json.secret_access_key)?;
+    if let Some(token) = &json.token {
+        check_secret(source, "Token", token)?;
     }
-    let required = |key: &str| -> Result<String, CredError> {
-        let value = text(key).ok_or_else(|| reply(format!("no string \"{key}\"")))?;
-        check_secret(source, key, value.trim())?;
-        Ok(value.trim().to_owned())
-    };
-    let access_key_id = required("AccessKeyId")?;
-    let secret_access_key = required("SecretAccessKey")?;
-    let session_token = match obj.get("Token") {
-        None | Some(Value::Null) => None,
-        Some(_) => Some(required("Token")?),
-    };
-    let expires = match obj.get("Expiration") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(when)) => {
+    let expires = match &json.expiration {
+        None => None,
+        Some(when) => {
             Some(parse_iso8601(when).map_err(|why| reply(format!("Expiration: bad {why}")))?)
         }
-        Some(_) => return Err(reply("\"Expiration\" is not a string".to_owned())),
     };
     Ok(Credentials {
-        access_key_id,
-        secret_access_key,
-        session_token,
+        access_key_id: json.access_key_id,
+        secret_access_key: json.secret_access_key,
+        session_token: json.token,
         expires,
     })
 }
@@ -219,21 +207,12 @@ pub(super) fn parse_json_credentials(
 /// A non-2xx reply: the JSON `code`/`message` (either case) when there is one,
 /// else the start of the body.
 pub(super) fn service_error(source: Source, status: u16, body: &[u8]) -> CredError {
-    let json: Option<Value> = serde_json::from_slice(body).ok();
-    let field = |keys: [&str; 2]| {
-        let obj = json.as_ref()?.as_object()?;
-        keys.iter()
-            .find_map(|k| obj.get(*k)?.as_str())
-            .map(|v| http::one_line(v, 200))
-    };
-    let code = field(["Code", "code"]).unwrap_or_default();
-    let message = field(["Message", "message"])
-        .unwrap_or_else(|| http::one_line(&String::from_utf8_lossy(body), 200));
+    let (code, message) = credentials_json::error_fields(body).unwrap_or_default();
     CredError::Service {
         source,
         status: Some(status),
-        code,
-        message,
+        code: code.unwrap_or_default(),
+        message: message.unwrap_or_else(|| http::one_line(&String::from_utf8_lossy(body), 200)),
     }
 }
 

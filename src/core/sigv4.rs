@@ -14,7 +14,29 @@ use aws_sigv4::http_request::{
 use aws_sigv4::sign::v4::signing_params::BuildError;
 use aws_sigv4::sign::v4::SigningParams;
 
-use super::Credentials;
+/// One set of AWS credentials. `Debug` never prints the secret parts.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credentials {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    pub session_token: Option<String>,
+    /// When temporary credentials stop working; `None` for static keys.
+    pub expires: Option<SystemTime>,
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credentials")
+            .field("access_key_id", &self.access_key_id)
+            .field("secret_access_key", &"<redacted>")
+            .field(
+                "session_token",
+                &self.session_token.as_ref().map(|_| "<redacted>"),
+            )
+            .field("expires", &self.expires)
+            .finish()
+    }
+}
 
 /// Why a request could not be signed (never holds a secret).
 #[derive(Debug)]
