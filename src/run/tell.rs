@@ -28,8 +28,10 @@ use crate::io::spool::Spool;
 
 /// Window percentiles are exported at most this often (an O(n) selection).
 const WINDOW_EVERY: Duration = Duration::from_secs(1);
+/// Messages waiting for their capture's outcome, over all targets.
+const MAX_WAITING: usize = 16;
 /// How long shutdown gives queued messages.
-const NOTIFY_GRACE: Duration = Duration::from_secs(3);
+const NOTIFY_GRACE: Duration = Duration::from_secs(1);
 
 /// A message held until its capture's outcome is known.
 struct Waiting {
@@ -182,8 +184,17 @@ impl Telling {
         if let Some(r) = &self.registry {
             r.ended(t.inc.pid);
         }
-        self.waiting
-            .retain(|w| (w.pid, w.starttime) != (t.inc.pid, t.inc.starttime));
+        // Its captures' outcomes will reach no one now: tell what is known.
+        let inc = (t.inc.pid, t.inc.starttime);
+        let (ended, keep): (Vec<Waiting>, Vec<Waiting>) = std::mem::take(&mut self.waiting)
+            .into_iter()
+            .partition(|w| (w.pid, w.starttime) == inc);
+        self.waiting = keep;
+        for w in ended {
+            let mut report = w.report;
+            report.detail = Some("the process ended before its dump was taken".into());
+            self.send(report);
+        }
     }
 
     /// A lifecycle reported an event.
@@ -204,6 +215,12 @@ impl Telling {
             let inc = (t.inc.pid, t.inc.starttime);
             self.waiting
                 .retain(|w| !((w.pid, w.starttime) == inc && w.report.kind == note.kind));
+            if self.waiting.len() >= MAX_WAITING {
+                // A capture that never reported back: tell without its dump.
+                let mut stale = self.waiting.remove(0).report;
+                stale.detail = Some("no capture outcome arrived for this event".into());
+                self.send(stale);
+            }
             self.waiting.push(Waiting {
                 pid: inc.0,
                 starttime: inc.1,
