@@ -2,6 +2,7 @@
 //! SigV4): sizes, addressing styles, waking, keys and metadata. Failures
 //! are in tests/s3_faults.rs. Needs `s3s-fs` (`just setup`).
 
+mod common;
 #[path = "common/s3_server.rs"]
 mod s3_server;
 #[path = "common/s3_setup.rs"]

@@ -3,6 +3,7 @@
 //! silent server, an expired session token. Refusals of chosen dumps are in
 //! tests/s3_refusals.rs.
 
+mod common;
 #[path = "common/http.rs"]
 mod http;
 #[path = "common/s3_server.rs"]

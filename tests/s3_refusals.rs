@@ -5,6 +5,7 @@
 //! everything with one alert and quarantines nothing; a skewed clock is
 //! corrected from S3's `Date`.
 
+mod common;
 #[path = "common/http.rs"]
 mod http;
 #[path = "common/s3_proxy.rs"]

@@ -2,6 +2,7 @@
 //! from the file. Its own test binary (one test), so the process high-water
 //! mark (VmHWM) belongs to this upload alone. Needs `s3s-fs` (`just setup`).
 
+mod common;
 #[path = "common/s3_server.rs"]
 mod s3_server;
 

@@ -2,6 +2,7 @@
 //! trusted only when `SSL_CERT_FILE` (S3Config.ca_file) names that CA.
 //! The server is a minimal rustls HTTP/1.1 responder on a free port.
 
+mod common;
 #[path = "common/s3_server.rs"]
 mod s3_server;
 

@@ -1,6 +1,7 @@
 //! A real S3-compatible server for tests: `s3s-fs` (which verifies SigV4)
 //! on a free loopback port, storing bucket `B` under `ROOT/B/`.
-//! Include with `#[path = "common/s3_server.rs"] mod s3_server;`.
+//! Include with `#[path = "common/s3_server.rs"] mod s3_server;` beside
+//! `mod common;`.
 #![allow(dead_code)]
 
 use std::fs::{self, File};
@@ -8,14 +9,12 @@ use std::io::Read;
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
+
 use std::thread;
 use std::time::{Duration, Instant};
 
 pub const ACCESS_KEY: &str = "AKIDMEMORYMONITORTEST";
 pub const SECRET_KEY: &str = "memory-monitor-test-secret-key/0123456789";
-
-static SEQ: AtomicU32 = AtomicU32::new(0);
 
 pub struct S3Server {
     pub root: PathBuf,
@@ -38,14 +37,8 @@ pub fn s3s_fs_binary() -> PathBuf {
         .unwrap_or_else(|| panic!("s3s-fs not installed: run `just setup`"))
 }
 
-/// A scratch directory unique to this test process and call.
-pub fn temp_dir(tag: &str) -> PathBuf {
-    let n = SEQ.fetch_add(1, Ordering::Relaxed);
-    let dir = std::env::temp_dir().join(format!("mm-{tag}-{}-{n}", std::process::id()));
-    let _ = fs::remove_dir_all(&dir);
-    fs::create_dir_all(&dir).expect("create temp dir");
-    dir
-}
+/// The one scratch-directory maker (tests/common/mod.rs).
+pub use crate::common::scratch as temp_dir;
 
 pub fn free_port() -> u16 {
     let l = TcpListener::bind("127.0.0.1:0").expect("bind port 0");
