@@ -92,6 +92,10 @@ fn main() -> ExitCode {
 }
 
 /// Spool, uploader (with S3 settings), capture worker and the loop.
+// Not inlined into `main` (nor `replay` below): the frames of the other
+// commands (replay's detector is 33 KiB) would otherwise sit under the run
+// loop for the process's life, every page of them probed and resident.
+#[inline(never)]
 fn run(config: Config, env: &dyn Fn(&str) -> Option<String>) -> ExitCode {
     log::info(
         "start",
@@ -203,6 +207,7 @@ fn hostname() -> String {
         .unwrap_or_else(|| "unknown-pod".into())
 }
 
+#[inline(never)]
 fn replay(path: &std::path::Path, params: DetectParams, json: bool) -> ExitCode {
     let file = match std::fs::File::open(path) {
         Ok(f) => f,

@@ -173,7 +173,7 @@ fn slack_ok_false_is_not_retried_and_429_waits_for_retry_after() {
 #[test]
 fn webhook_is_signed_per_standard_webhooks_with_a_stable_id() {
     let dir = scratch();
-    let server = HookServer::start(&dir, "500,ok");
+    let server = HookServer::start(&dir, "429:2,ok");
     let cfg = notify_config(&[
         ("WEBHOOK_URL", server.url("/hooks/memory")),
         ("WEBHOOK_SECRET", SECRET.to_string()),
@@ -182,11 +182,19 @@ fn webhook_is_signed_per_standard_webhooks_with_a_stable_id() {
     n.send(report(Kind::Spike, 11));
     let got = server.wait_for(2, Duration::from_secs(30));
     n.finish(Duration::from_secs(5));
-    assert_eq!(got.len(), 2, "a 500 is retried once, then 200: {got:?}");
-    assert_eq!(
-        got[0]["headers"]["webhook-id"],
-        got[1]["headers"]["webhook-id"]
-    );
+    assert_eq!(got.len(), 2, "a 429 is retried once, then 200: {got:?}");
+    let (h0, h1) = (&got[0]["headers"], &got[1]["headers"]);
+    assert_eq!(h0["webhook-id"], h1["webhook-id"], "one id per message");
+    // Retry-After: 2 => a later timestamp, so a fresh signature.
+    let ts = |h: &serde_json::Value| {
+        h["webhook-timestamp"]
+            .as_str()
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+    };
+    assert!(ts(h1) > ts(h0), "{h0} {h1}");
+    assert_ne!(h0["webhook-signature"], h1["webhook-signature"]);
     let body = got[1]["body"].as_str().unwrap();
     let v: serde_json::Value = serde_json::from_str(body).unwrap();
     assert_eq!(v["type"], "memory.spike");

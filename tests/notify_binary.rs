@@ -309,3 +309,33 @@ fn a_hanging_slack_a_refusing_webhook_and_hostile_scrapers_never_delay_sampling(
         "{retry}"
     );
 }
+
+#[test]
+fn alerts_go_through_http_proxy_unless_no_proxy_says_otherwise() {
+    let dir = scratch("notify-proxy");
+    // The stand-in is the proxy: ureq tunnels through it with CONNECT.
+    let proxy = HookServer::start(&dir, "ok");
+    let direct = HookServer::start(&dir, "ok");
+    let (name, _target) = spiking_target(&dir, "mmnprox");
+    let m = monitor(&[
+        ("BINARY_NAME", &name),
+        ("SPOOL_DIR", dir.join("spool").to_str().unwrap()),
+        ("SLACK_API_TOKEN", "xoxb-t"),
+        ("SLACK_API_URL", "http://slack.test.invalid/api"),
+        // The webhook host is exempt, so it is reached directly.
+        ("WEBHOOK_URL", &direct.url("/in")),
+        ("WEBHOOK_SECRET", SECRET),
+        ("HTTP_PROXY", &proxy.url("")),
+        ("NO_PROXY", "127.0.0.1,localhost"),
+    ]);
+    let via = proxy.wait_for(2, T);
+    assert_eq!(via.len(), 2, "{via:?}\n{}", m.lines().join("\n"));
+    assert_eq!(via[0]["path"], "CONNECT slack.test.invalid:80");
+    assert_eq!(via[1]["path"], "/api/chat.postMessage");
+    assert_eq!(via[1]["headers"]["host"], "slack.test.invalid");
+    assert_eq!(via[1]["headers"]["authorization"], "Bearer xoxb-t");
+    let hooks = direct.wait_for(1, T);
+    assert_eq!(hooks.len(), 1);
+    assert_eq!(hooks[0]["path"], "/in");
+    assert!(proxy.requests().iter().all(|r| r["path"] != "/in"));
+}

@@ -202,6 +202,28 @@ mod tests {
     }
 
     #[test]
+    fn mutated_and_random_heads_never_panic() {
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for _ in 0..20_000 {
+            let mut buf = GOOD.to_vec();
+            for _ in 0..(next() % 4) {
+                let i = (next() % buf.len() as u64) as usize;
+                buf[i] = next() as u8;
+            }
+            buf.truncate((next() % (buf.len() as u64 + 1)) as usize);
+            crate::fuzzing::http_head(&buf);
+            let random: Vec<u8> = (0..next() % 64).map(|_| next() as u8).collect();
+            crate::fuzzing::http_head(&random);
+        }
+    }
+
+    #[test]
     fn routes_and_responses() {
         assert_eq!(route("/metrics"), Route::Metrics);
         assert_eq!(route("/healthz"), Route::Health);

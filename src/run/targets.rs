@@ -49,6 +49,7 @@ impl Monitor {
     }
 
     /// Scans for targets we do not track yet (when [`Rescan`] says so).
+    #[inline(never)]
     pub(super) fn look(&mut self, now: Instant) {
         let found = match discover::find(&self.config.target) {
             Ok(found) => found,
@@ -108,6 +109,9 @@ impl Monitor {
         }
     }
 
+    // Not inlined into the loop: a new lifecycle's detector (33 KiB) is
+    // built here, and this frame must not stay under the loop for good.
+    #[inline(never)]
     fn track(&mut self, f: Found, now: Instant) -> std::io::Result<Target> {
         let inc = f.inc;
         let status = StatusFile::open(inc.pid)?;

@@ -1,7 +1,8 @@
 """A real HTTP server standing in for Slack and webhook receivers in tests.
 
 Usage: hook_server.py RECORD_FILE SCRIPT
-Prints the port it listens on (127.0.0.1), then serves POSTs. Each request is
+Prints the port it listens on (127.0.0.1), then serves POSTs (and CONNECT,
+as an HTTP proxy would, serving the tunnelled request itself). Each request is
 appended to RECORD_FILE as one JSON line {"path", "headers", "body", "t"}
 before it is answered. SCRIPT is a comma-separated list of replies, one per
 request in order (the last one repeats):
@@ -29,6 +30,21 @@ class Handler(BaseHTTPRequestHandler):
 
     def log_message(self, *args):
         pass
+
+    def do_CONNECT(self):
+        # Acting as an HTTP proxy: record the tunnel, then serve the request
+        # that comes through it as if this were the destination.
+        with lock:
+            with open(record_path, "a") as f:
+                f.write(json.dumps({
+                    "path": "CONNECT " + self.path,
+                    "headers": {k.lower(): v for k, v in self.headers.items()},
+                    "body": "",
+                    "t": time.time(),
+                }) + "\n")
+        self.send_response(200, "Connection established")
+        self.end_headers()
+        self.close_connection = False
 
     def do_POST(self):
         length = int(self.headers.get("content-length", "0"))
