@@ -242,3 +242,29 @@ fn errors_read_as_context_then_cause() {
         "not gzip: the reply does not start with 1f 8b"
     );
 }
+
+#[test]
+fn any_split_of_any_mutation_gives_the_same_verdict() {
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    for _ in 0..300 {
+        let mut data = REAL.to_vec();
+        for _ in 0..(next() % 3) {
+            let at = (next() % data.len() as u64) as usize;
+            data[at] = next() as u8;
+        }
+        let end = data.len() - (next() % 4) as usize;
+        let data = &data[..end];
+        let whole = check(data);
+        let cut = (next() % data.len() as u64) as usize;
+        let mut split = GzipCheck::new();
+        split.update(&data[..cut]);
+        split.update(&data[cut..]);
+        assert_eq!(split.finish(), whole, "cut at {cut} of {}", data.len());
+    }
+}
