@@ -24,10 +24,10 @@ use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-pub type Result<T> = std::result::Result<T, String>;
+pub(crate) type Result<T> = std::result::Result<T, String>;
 
 /// A knob: `$name` parsed as `T`, or `default` when unset.
-pub fn knob<T: FromStr>(name: &str, default: T) -> Result<T>
+pub(crate) fn knob<T: FromStr>(name: &str, default: T) -> Result<T>
 where
     T::Err: std::fmt::Display,
 {
@@ -51,17 +51,17 @@ fn binary(var: &str, build: &str) -> Result<PathBuf> {
 }
 
 /// The static release monitor under test.
-pub fn monitor_bin() -> Result<PathBuf> {
+pub(crate) fn monitor_bin() -> Result<PathBuf> {
     binary("MEMORY_MONITOR_RELEASE", "just build")
 }
 
 /// The jemalloc demo target.
-pub fn demo_bin() -> Result<PathBuf> {
+pub(crate) fn demo_bin() -> Result<PathBuf> {
     binary("DEMO_TARGET", "just demo-target")
 }
 
 /// Another example built beside this one (e.g. `minimal_loop`).
-pub fn sibling(name: &str) -> Result<PathBuf> {
+pub(crate) fn sibling(name: &str) -> Result<PathBuf> {
     let me = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
     let path = me.with_file_name(name);
     if path.is_file() {
@@ -75,7 +75,7 @@ pub fn sibling(name: &str) -> Result<PathBuf> {
 }
 
 /// Fails with a clear message when `tool` is not on `PATH`.
-pub fn require_tool(tool: &str, install: &str) -> Result<()> {
+pub(crate) fn require_tool(tool: &str, install: &str) -> Result<()> {
     let found = std::env::var_os("PATH")
         .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(tool).is_file()));
     if found {
@@ -86,17 +86,17 @@ pub fn require_tool(tool: &str, install: &str) -> Result<()> {
 }
 
 /// A scratch directory, removed on drop.
-pub struct Work(PathBuf);
+pub(crate) struct Work(PathBuf);
 
 impl Work {
-    pub fn new(bench: &str) -> Result<Work> {
+    pub(crate) fn new(bench: &str) -> Result<Work> {
         let dir = std::env::temp_dir().join(format!("mm-{bench}-{}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir).map_err(|e| format!("mkdir {}: {e}", dir.display()))?;
         Ok(Work(dir))
     }
 
-    pub fn path(&self, name: &str) -> PathBuf {
+    pub(crate) fn path(&self, name: &str) -> PathBuf {
         self.0.join(name)
     }
 }
@@ -109,7 +109,7 @@ impl Drop for Work {
 
 /// A child process with its output in files; killed and reaped on drop, so
 /// no bench leaves processes behind.
-pub struct Proc {
+pub(crate) struct Proc {
     child: Child,
     name: String,
     /// Where its stderr goes (the monitor's log).
@@ -119,7 +119,7 @@ pub struct Proc {
 }
 
 /// Starts `cmd` with stdout in `<name>.out` and stderr in `<name>.log`.
-pub fn spawn(work: &Work, name: &str, cmd: &mut Command) -> Result<Proc> {
+pub(crate) fn spawn(work: &Work, name: &str, cmd: &mut Command) -> Result<Proc> {
     let out = work.path(&format!("{name}.out"));
     let log = work.path(&format!("{name}.log"));
     let file = |p: &Path| File::create(p).map_err(|e| format!("create {}: {e}", p.display()));
@@ -138,12 +138,12 @@ pub fn spawn(work: &Work, name: &str, cmd: &mut Command) -> Result<Proc> {
 }
 
 impl Proc {
-    pub fn pid(&self) -> u32 {
+    pub(crate) fn pid(&self) -> u32 {
         self.child.id()
     }
 
     /// An error with the end of its log when it has exited.
-    pub fn alive(&mut self) -> Result<()> {
+    pub(crate) fn alive(&mut self) -> Result<()> {
         match self.child.try_wait() {
             Ok(None) => Ok(()),
             Ok(Some(status)) => Err(format!(
@@ -157,7 +157,7 @@ impl Proc {
     }
 
     /// Sends `signal` (a `kill` name: TERM, INT, ...).
-    pub fn signal(&self, signal: &str) -> Result<()> {
+    pub(crate) fn signal(&self, signal: &str) -> Result<()> {
         let status = Command::new("kill")
             .args([format!("-{signal}"), self.pid().to_string()])
             .stderr(Stdio::null())
@@ -171,7 +171,7 @@ impl Proc {
     }
 
     /// Waits for it to exit by itself.
-    pub fn wait(&mut self, limit: Duration) -> Result<()> {
+    pub(crate) fn wait(&mut self, limit: Duration) -> Result<()> {
         let start = Instant::now();
         while start.elapsed() < limit {
             if let Ok(Some(_)) = self.child.try_wait() {
@@ -183,7 +183,11 @@ impl Proc {
     }
 
     /// Its first line (stdout or stderr) that `matches`, waiting up to `limit`.
-    pub fn wait_line(&mut self, limit: Duration, matches: impl Fn(&str) -> bool) -> Result<String> {
+    pub(crate) fn wait_line(
+        &mut self,
+        limit: Duration,
+        matches: impl Fn(&str) -> bool,
+    ) -> Result<String> {
         let start = Instant::now();
         loop {
             for file in [&self.out, &self.log] {
@@ -220,7 +224,7 @@ fn find_line(path: &Path, matches: &impl Fn(&str) -> bool) -> Option<String> {
 }
 
 /// The last `n` lines of a file, for error messages.
-pub fn tail(path: &Path, n: usize) -> String {
+pub(crate) fn tail(path: &Path, n: usize) -> String {
     let text = fs::read_to_string(path).unwrap_or_default();
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(n)..].join("\n")
@@ -229,7 +233,7 @@ pub fn tail(path: &Path, n: usize) -> String {
 /// A copy of the demo target named `name` (unique per bench, so only our
 /// monitors match it), profiling off, `--base-mb 8`; waits for its
 /// readiness line.
-pub fn start_demo(work: &Work, name: &str) -> Result<Proc> {
+pub(crate) fn start_demo(work: &Work, name: &str) -> Result<Proc> {
     let copy = work.path(name);
     fs::copy(demo_bin()?, &copy).map_err(|e| format!("copy demo target: {e}"))?;
     let mut cmd = Command::new(&copy);
@@ -248,7 +252,7 @@ pub fn start_demo(work: &Work, name: &str) -> Result<Proc> {
 /// environment: a 200 MB threshold and a 1 h cooldown (no events in steady
 /// state), no initial delay, its own spool, and `HEAP_DUMP_SOCKET` at a path
 /// that does not exist (no dump) unless `vars` sets another.
-pub fn monitor(
+pub(crate) fn monitor(
     work: &Work,
     name: &str,
     target: &str,
@@ -275,7 +279,7 @@ pub fn monitor(
 
 /// `examples/minimal_loop` reading `/proc/<target>/status` every `interval_ms`;
 /// waits for its readiness line.
-pub fn minimal_loop(work: &Work, name: &str, target: u32, interval_ms: u64) -> Result<Proc> {
+pub(crate) fn minimal_loop(work: &Work, name: &str, target: u32, interval_ms: u64) -> Result<Proc> {
     let mut cmd = command(&sibling("minimal_loop")?)?;
     cmd.args([target.to_string(), interval_ms.to_string()]);
     let mut p = spawn(work, name, &mut cmd)?;
@@ -300,26 +304,26 @@ fn command(program: &Path) -> Result<Command> {
 }
 
 /// The monitor's line `event=<event> ... pid=<pid> `.
-pub fn event_for(event: &str, pid: u32) -> impl Fn(&str) -> bool {
+pub(crate) fn event_for(event: &str, pid: u32) -> impl Fn(&str) -> bool {
     let event = format!(" event={event} ");
     let pid = format!(" pid={pid} ");
     move |l: &str| l.contains(&event) && l.contains(&pid)
 }
 
 /// The monitor's line `event=<event>`.
-pub fn event(event: &str) -> impl Fn(&str) -> bool {
+pub(crate) fn event(event: &str) -> impl Fn(&str) -> bool {
     let event = format!(" event={event} ");
     move |l: &str| l.contains(&event)
 }
 
 /// A logfmt field's value (unquoted values only).
-pub fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
+pub(crate) fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
     line.split(' ')
         .find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='))
 }
 
 /// A log line's `ts=...THH:MM:SS.mmmZ` as milliseconds since midnight.
-pub fn ts_ms(line: &str) -> Result<u64> {
+pub(crate) fn ts_ms(line: &str) -> Result<u64> {
     let ts = field(line, "ts").ok_or_else(|| format!("no ts= in {line:?}"))?;
     let clock = ts
         .split('T')
@@ -338,7 +342,7 @@ pub fn ts_ms(line: &str) -> Result<u64> {
 }
 
 /// Nanoseconds on CPU of every thread of `pid` (`/proc/<pid>/task/*/schedstat`).
-pub fn cpu_ns(pid: u32) -> Result<u64> {
+pub(crate) fn cpu_ns(pid: u32) -> Result<u64> {
     let dir = format!("/proc/{pid}/task");
     let mut total = 0;
     for entry in fs::read_dir(&dir).map_err(|e| format!("{dir}: {e}"))? {
@@ -360,7 +364,7 @@ pub fn cpu_ns(pid: u32) -> Result<u64> {
 }
 
 /// A `/proc/<pid>/status` value in KiB (`VmRSS`, `VmHWM`, ...).
-pub fn status_kib(pid: u32, key: &str) -> Result<u64> {
+pub(crate) fn status_kib(pid: u32, key: &str) -> Result<u64> {
     let path = format!("/proc/{pid}/status");
     let text = fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))?;
     text.lines()
@@ -370,7 +374,7 @@ pub fn status_kib(pid: u32, key: &str) -> Result<u64> {
 }
 
 /// The median (sorts `values`); 0 when empty.
-pub fn median(values: &mut [f64]) -> f64 {
+pub(crate) fn median(values: &mut [f64]) -> f64 {
     values.sort_by(f64::total_cmp);
     match values.len() {
         0 => 0.0,
@@ -380,26 +384,31 @@ pub fn median(values: &mut [f64]) -> f64 {
 }
 
 /// Megabytes per second.
-pub fn mbps(bytes: u64, seconds: f64) -> String {
+pub(crate) fn mbps(bytes: u64, seconds: f64) -> String {
     format!("{:.0} MB/s", bytes as f64 / seconds.max(1e-9) / 1e6)
 }
 
 /// The rows a bench prints at its end: measure, budget verdict, value.
 #[derive(Default)]
-pub struct Table(Vec<(String, &'static str, String)>);
+pub(crate) struct Table(Vec<(String, &'static str, String)>);
 
 impl Table {
-    pub fn row(&mut self, measure: impl Into<String>, value: impl Into<String>) {
+    pub(crate) fn row(&mut self, measure: impl Into<String>, value: impl Into<String>) {
         self.0.push((measure.into(), "", value.into()));
     }
 
     /// A row with a budget: `ok` or `OVER BUDGET`.
-    pub fn budget(&mut self, measure: impl Into<String>, value: impl Into<String>, within: bool) {
+    pub(crate) fn budget(
+        &mut self,
+        measure: impl Into<String>,
+        value: impl Into<String>,
+        within: bool,
+    ) {
         let verdict = if within { "ok" } else { "OVER BUDGET" };
         self.0.push((measure.into(), verdict, value.into()));
     }
 
-    pub fn print(&self, title: &str) {
+    pub(crate) fn print(&self, title: &str) {
         println!("---- {title}");
         for (measure, verdict, value) in &self.0 {
             println!("{measure:<80} {verdict:<12} {value}");
@@ -409,7 +418,7 @@ impl Table {
 
 /// Writes the fake heap dump: a valid gzip file of `mib` MiB of
 /// pseudo-random bytes in stored blocks (a few bytes over `mib` MiB).
-pub fn write_dump(path: &Path, mib: u64) -> Result<u64> {
+pub(crate) fn write_dump(path: &Path, mib: u64) -> Result<u64> {
     let file = File::create(path).map_err(|e| format!("create {}: {e}", path.display()))?;
     let mut gz = flate2::write::GzEncoder::new(
         std::io::BufWriter::with_capacity(1 << 20, file),
@@ -443,14 +452,14 @@ pub fn write_dump(path: &Path, mib: u64) -> Result<u64> {
 /// A fake heap-dump socket: `stats\n` gets a jemalloc stats object, `dump\n`
 /// gets the bytes of `dump` (streamed from the file), then the connection is
 /// closed. Served from a thread of the bench; stopped on drop.
-pub struct DumpServer {
+pub(crate) struct DumpServer {
     pub socket: PathBuf,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
 
 impl DumpServer {
-    pub fn start(socket: PathBuf, dump: PathBuf) -> Result<DumpServer> {
+    pub(crate) fn start(socket: PathBuf, dump: PathBuf) -> Result<DumpServer> {
         let listener =
             UnixListener::bind(&socket).map_err(|e| format!("bind {}: {e}", socket.display()))?;
         let stop = Arc::new(AtomicBool::new(false));
@@ -514,13 +523,13 @@ impl Drop for DumpServer {
 }
 
 /// The S3 settings of the local s3s-fs below.
-pub const S3_KEY: &str = "BENCHKEY";
-pub const S3_SECRET: &str = "BENCHSECRET0123456789";
-pub const S3_BUCKET: &str = "dumps";
+pub(crate) const S3_KEY: &str = "BENCHKEY";
+pub(crate) const S3_SECRET: &str = "BENCHSECRET0123456789";
+pub(crate) const S3_BUCKET: &str = "dumps";
 
 /// A local s3s-fs (real SigV4 checks) serving `work/s3root`, bucket
 /// `dumps`; returns it with its port once it accepts connections.
-pub fn s3s_fs(work: &Work) -> Result<(Proc, u16)> {
+pub(crate) fn s3s_fs(work: &Work) -> Result<(Proc, u16)> {
     require_tool("s3s-fs", "run `just setup`")?;
     let root = work.path("s3root");
     fs::create_dir_all(root.join(S3_BUCKET)).map_err(|e| format!("mkdir s3root: {e}"))?;
@@ -545,7 +554,7 @@ pub fn s3s_fs(work: &Work) -> Result<(Proc, u16)> {
 }
 
 /// The monitor's S3 settings for the s3s-fs on `port`.
-pub fn s3_vars(port: u16) -> Vec<(&'static str, String)> {
+pub(crate) fn s3_vars(port: u16) -> Vec<(&'static str, String)> {
     vec![
         ("S3_BUCKET", S3_BUCKET.to_string()),
         ("AWS_ENDPOINT_URL_S3", format!("http://127.0.0.1:{port}")),
@@ -556,7 +565,7 @@ pub fn s3_vars(port: u16) -> Vec<(&'static str, String)> {
 }
 
 /// Every regular file under `dir`, recursively.
-pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+pub(crate) fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let Ok(entries) = fs::read_dir(dir) else {
         return out;
@@ -573,7 +582,7 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// Whether two files hold the same bytes.
-pub fn same_bytes(a: &Path, b: &Path) -> Result<bool> {
+pub(crate) fn same_bytes(a: &Path, b: &Path) -> Result<bool> {
     let open = |p: &Path| File::open(p).map_err(|e| format!("open {}: {e}", p.display()));
     let (mut fa, mut fb) = (BufReader::new(open(a)?), BufReader::new(open(b)?));
     let (mut ba, mut bb) = (vec![0u8; 1 << 16], vec![0u8; 1 << 16]);

@@ -11,8 +11,8 @@ use crate::core::units;
 /// The longest any duration setting may be.
 pub const DURATION_MAX: Duration = Duration::from_secs(30 * 24 * 3600);
 /// CHECK_INTERVAL's range.
-pub const INTERVAL_MIN: Duration = Duration::from_millis(10);
-pub const INTERVAL_MAX: Duration = Duration::from_secs(3600);
+pub(super) const INTERVAL_MIN: Duration = Duration::from_millis(10);
+pub(super) const INTERVAL_MAX: Duration = Duration::from_secs(3600);
 /// S3's limit on an object key, in bytes.
 pub const KEY_MAX_BYTES: usize = 1024;
 /// S3's limit on one PUT (DUMP_MAX_BYTES may not exceed it).

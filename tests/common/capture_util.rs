@@ -20,14 +20,14 @@ use memory_monitor::io::spool::Meta;
 use crate::common::scratch;
 
 /// A fresh directory under the system temp dir, removed on drop.
-pub struct TempDir(pub PathBuf);
+pub(crate) struct TempDir(pub PathBuf);
 
 impl TempDir {
-    pub fn new(tag: &str) -> TempDir {
+    pub(crate) fn new(tag: &str) -> TempDir {
         TempDir(scratch(tag))
     }
 
-    pub fn path(&self, name: &str) -> PathBuf {
+    pub(crate) fn path(&self, name: &str) -> PathBuf {
         self.0.join(name)
     }
 }
@@ -38,7 +38,7 @@ impl Drop for TempDir {
     }
 }
 
-pub fn capture_cfg(max_bytes: u64, read_timeout: Duration) -> CaptureConfig {
+pub(crate) fn capture_cfg(max_bytes: u64, read_timeout: Duration) -> CaptureConfig {
     CaptureConfig {
         socket_override: None,
         max_bytes,
@@ -48,14 +48,14 @@ pub fn capture_cfg(max_bytes: u64, read_timeout: Duration) -> CaptureConfig {
     }
 }
 
-pub fn spool_cfg(dir: &Path, max_bytes: u64) -> SpoolConfig {
+pub(crate) fn spool_cfg(dir: &Path, max_bytes: u64) -> SpoolConfig {
     SpoolConfig {
         dir: dir.to_path_buf(),
         max_bytes,
     }
 }
 
-pub fn meta(key: &str, pid: u32, reason: &str, unix_ms: u64) -> Meta {
+pub(crate) fn meta(key: &str, pid: u32, reason: &str, unix_ms: u64) -> Meta {
     Meta {
         key: key.to_owned(),
         pod: "pod-a".to_owned(),
@@ -72,7 +72,7 @@ pub fn meta(key: &str, pid: u32, reason: &str, unix_ms: u64) -> Meta {
 }
 
 /// Names in `dir`, sorted (without the spool's `.lock`).
-pub fn names(dir: &Path) -> Vec<String> {
+pub(crate) fn names(dir: &Path) -> Vec<String> {
     let mut out: Vec<String> = fs::read_dir(dir)
         .expect("read spool dir")
         .map(|e| {
@@ -87,13 +87,13 @@ pub fn names(dir: &Path) -> Vec<String> {
     out
 }
 
-pub fn mode(path: &Path) -> u32 {
+pub(crate) fn mode(path: &Path) -> u32 {
     fs::metadata(path).expect("stat").permissions().mode() & 0o777
 }
 
 /// Binds `path`, accepts one client, reads its one-line request, then hands
 /// the connection to `reply`. The thread returns the request it read.
-pub fn serve<F>(path: &Path, reply: F) -> JoinHandle<Vec<u8>>
+pub(crate) fn serve<F>(path: &Path, reply: F) -> JoinHandle<Vec<u8>>
 where
     F: FnOnce(UnixStream) + Send + 'static,
 {
@@ -119,7 +119,7 @@ fn read_line(conn: &mut UnixStream) -> Vec<u8> {
 }
 
 /// Writes `total` zero bytes in 64 KiB pieces (or until the client leaves).
-pub fn write_zeros(conn: &mut UnixStream, total: u64) {
+pub(crate) fn write_zeros(conn: &mut UnixStream, total: u64) {
     static ZEROS: [u8; 64 * 1024] = [0; 64 * 1024];
     let mut left = total;
     while left > 0 {
@@ -134,7 +134,7 @@ pub fn write_zeros(conn: &mut UnixStream, total: u64) {
 /// A complete gzip stream of `total` zero bytes (stored blocks: no CPU to
 /// make), written in pieces as a dump server would; stops when the client
 /// goes away.
-pub fn write_gzip_zeros(conn: &mut UnixStream, total: u64) {
+pub(crate) fn write_gzip_zeros(conn: &mut UnixStream, total: u64) {
     let mut gz = flate2::write::GzEncoder::new(conn, flate2::Compression::none());
     static ZEROS: [u8; 64 * 1024] = [0; 64 * 1024];
     let mut left = total;
@@ -149,7 +149,7 @@ pub fn write_gzip_zeros(conn: &mut UnixStream, total: u64) {
 }
 
 /// A complete gzip stream of exactly `len` bytes (at least 23).
-pub fn gzip_of_len(len: usize) -> Vec<u8> {
+pub(crate) fn gzip_of_len(len: usize) -> Vec<u8> {
     let stored = |n: usize| {
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::none());
         gz.write_all(&vec![0x5a; n]).unwrap();
@@ -162,7 +162,7 @@ pub fn gzip_of_len(len: usize) -> Vec<u8> {
 }
 
 /// Lower-case hex SHA-256, as the spool records it.
-pub fn sha256_hex(data: &[u8]) -> String {
+pub(crate) fn sha256_hex(data: &[u8]) -> String {
     ring::digest::digest(&ring::digest::SHA256, data)
         .as_ref()
         .iter()
@@ -171,14 +171,14 @@ pub fn sha256_hex(data: &[u8]) -> String {
 }
 
 /// Waits until the client closes its end (it read what it wanted or gave up).
-pub fn wait_for_close(mut conn: UnixStream) {
+pub(crate) fn wait_for_close(mut conn: UnixStream) {
     let mut sink = [0u8; 64];
     while conn.read(&mut sink).map(|n| n > 0).unwrap_or(false) {}
 }
 
 /// Runs this same test binary with only `test_name`, `role` in the
 /// environment variable `MM_CAPTURE_CHILD`, and stdout piped.
-pub fn spawn_child(test_name: &str, role: &str, envs: &[(&str, &Path)]) -> Child {
+pub(crate) fn spawn_child(test_name: &str, role: &str, envs: &[(&str, &Path)]) -> Child {
     let exe = std::env::current_exe().expect("path of the test binary");
     let mut cmd = Command::new(exe);
     cmd.args(["--exact", test_name, "--nocapture", "--test-threads=1"])
@@ -191,7 +191,7 @@ pub fn spawn_child(test_name: &str, role: &str, envs: &[(&str, &Path)]) -> Child
 }
 
 /// Reads the child's stdout until a line containing `prefix`; returns what follows it.
-pub fn wait_for_line(child: &mut Child, prefix: &str) -> String {
+pub(crate) fn wait_for_line(child: &mut Child, prefix: &str) -> String {
     let out = child.stdout.take().expect("piped stdout");
     let mut lines = BufReader::new(out).lines();
     for line in lines.by_ref() {
@@ -208,7 +208,7 @@ pub fn wait_for_line(child: &mut Child, prefix: &str) -> String {
 }
 
 /// kB value of `field` in /proc/self/status.
-pub fn status_kib(field: &str) -> u64 {
+pub(crate) fn status_kib(field: &str) -> u64 {
     let status = fs::read_to_string("/proc/self/status").expect("read /proc/self/status");
     status
         .lines()

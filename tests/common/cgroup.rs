@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 const HIERARCHY: &str = "/sys/fs/cgroup/memory";
 
-pub struct ChildCgroup {
+pub(crate) struct ChildCgroup {
     /// As in `/proc/<pid>/cgroup`.
     pub path: String,
     pub dir: PathBuf,
@@ -19,7 +19,7 @@ pub struct ChildCgroup {
 
 /// A fresh child memory cgroup, or `None` (after saying why) when this
 /// machine cannot give one and CI did not ask for it.
-pub fn child(tag: &str) -> Option<ChildCgroup> {
+pub(crate) fn child(tag: &str) -> Option<ChildCgroup> {
     match try_child(tag) {
         Ok(c) => Some(c),
         Err(why) if std::env::var("MEMORY_MONITOR_REQUIRE_CGROUP").as_deref() == Ok("1") => {
@@ -61,17 +61,17 @@ fn try_child(tag: &str) -> Result<ChildCgroup, String> {
 }
 
 impl ChildCgroup {
-    pub fn set_limit(&self, bytes: u64) {
+    pub(crate) fn set_limit(&self, bytes: u64) {
         std::fs::write(self.dir.join("memory.limit_in_bytes"), bytes.to_string())
             .expect("set memory.limit_in_bytes");
     }
 
-    pub fn read(&self, file: &str) -> String {
+    pub(crate) fn read(&self, file: &str) -> String {
         std::fs::read_to_string(self.dir.join(file)).expect("read cgroup file")
     }
 
     /// The `oom_kill` counter of `memory.oom_control`.
-    pub fn oom_kills(&self) -> u64 {
+    pub(crate) fn oom_kills(&self) -> u64 {
         self.read("memory.oom_control")
             .lines()
             .find_map(|l| l.strip_prefix("oom_kill "))
@@ -80,12 +80,12 @@ impl ChildCgroup {
     }
 
     /// Runs `exe args` inside this cgroup (a shell joins it, then execs).
-    pub fn spawn(&self, exe: &Path, args: &[&str]) -> Child {
+    pub(crate) fn spawn(&self, exe: &Path, args: &[&str]) -> Child {
         self.spawn_env(exe, args, &[])
     }
 
     /// [`Self::spawn`] with extra environment variables.
-    pub fn spawn_env(&self, exe: &Path, args: &[&str], env: &[(&str, &str)]) -> Child {
+    pub(crate) fn spawn_env(&self, exe: &Path, args: &[&str], env: &[(&str, &str)]) -> Child {
         Command::new("sh")
             .envs(env.iter().copied())
             .arg("-c")

@@ -18,15 +18,15 @@ use memory_monitor::io::s3::credentials::{chain, Chain};
 
 use crate::http::{read_request, respond};
 
-pub const ROLE_ARN: &str = "arn:aws:iam::123456789012:role/test";
+pub(crate) const ROLE_ARN: &str = "arn:aws:iam::123456789012:role/test";
 /// Any JWT-shaped string is accepted by moto.
-pub const JWT: &str = "eyJhbGciOiJSUzI1NiIsImtpZCI6IjEifQ.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQ6ZGVmYXVsdDphcHAifQ.c2lnbmF0dXJl";
+pub(crate) const JWT: &str = "eyJhbGciOiJSUzI1NiIsImtpZCI6IjEifQ.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQ6ZGVmYXVsdDphcHAifQ.c2lnbmF0dXJl";
 
 // ---------------------------------------------------------------- harness
 
 /// A chain over exactly `vars` (plus `HOME` = an empty scratch dir unless
 /// given, and IMDS off unless asked for): nothing leaks in from this machine.
-pub fn chain_of(vars: &[(&str, String)]) -> Chain {
+pub(crate) fn chain_of(vars: &[(&str, String)]) -> Chain {
     let mut env: HashMap<String, String> = vars
         .iter()
         .map(|(k, v)| (k.to_string(), v.clone()))
@@ -38,12 +38,12 @@ pub fn chain_of(vars: &[(&str, String)]) -> Chain {
     chain(&|k| env.get(k).cloned(), "us-east-1")
 }
 
-pub fn now() -> SystemTime {
+pub(crate) fn now() -> SystemTime {
     SystemTime::now()
 }
 
 /// ISO-8601 UTC text for `t`, as credential endpoints write it.
-pub fn iso(t: SystemTime) -> String {
+pub(crate) fn iso(t: SystemTime) -> String {
     let out = std::process::Command::new("date")
         .args([
             "-u",
@@ -58,24 +58,26 @@ pub fn iso(t: SystemTime) -> String {
 
 /// One request as a test endpoint saw it.
 #[derive(Clone, Debug)]
-pub struct Seen {
+pub(crate) struct Seen {
     pub method: String,
     pub path: String,
     pub headers: HashMap<String, String>,
 }
 
-pub type Handler = dyn Fn(&Seen) -> (u16, String) + Send + Sync;
+pub(crate) type Handler = dyn Fn(&Seen) -> (u16, String) + Send + Sync;
 
 /// A real HTTP/1.1 server on a free loopback port: one thread, one request
 /// per connection, every request recorded.
-pub struct Endpoint {
+pub(crate) struct Endpoint {
     port: u16,
     seen: Arc<Mutex<Vec<Seen>>>,
     stop: Arc<AtomicBool>,
 }
 
 impl Endpoint {
-    pub fn start(handler: impl Fn(&Seen) -> (u16, String) + Send + Sync + 'static) -> Endpoint {
+    pub(crate) fn start(
+        handler: impl Fn(&Seen) -> (u16, String) + Send + Sync + 'static,
+    ) -> Endpoint {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let port = listener.local_addr().unwrap().port();
         let seen = Arc::new(Mutex::new(Vec::new()));
@@ -95,15 +97,15 @@ impl Endpoint {
         Endpoint { port, seen, stop }
     }
 
-    pub fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
 
-    pub fn seen(&self) -> Vec<Seen> {
+    pub(crate) fn seen(&self) -> Vec<Seen> {
         self.seen.lock().unwrap().clone()
     }
 
-    pub fn count(&self, path: &str) -> usize {
+    pub(crate) fn count(&self, path: &str) -> usize {
         self.seen().iter().filter(|s| s.path == path).count()
     }
 }
@@ -139,14 +141,14 @@ fn serve(stream: TcpStream, handler: &Handler, seen: &Mutex<Vec<Seen>>) {
     );
 }
 
-pub fn creds_json(id: &str, expires: SystemTime) -> String {
+pub(crate) fn creds_json(id: &str, expires: SystemTime) -> String {
     format!(
         r#"{{"Code":"Success","Type":"AWS-HMAC","AccessKeyId":"{id}","SecretAccessKey":"secret-{id}","Token":"token-{id}","Expiration":"{}"}}"#,
         iso(expires)
     )
 }
 
-pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+pub(crate) fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     let path = dir.join(name);
     std::fs::write(&path, text).expect("write file");
     path

@@ -16,7 +16,7 @@ use flate2::write::GzEncoder;
 use flate2::Compression;
 
 #[derive(Debug, Clone)]
-pub enum Reply {
+pub(crate) enum Reply {
     /// Close without a reply.
     Close,
     /// A complete gzip stream of these bytes.
@@ -27,21 +27,21 @@ pub enum Reply {
 
 /// How `stats` is answered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stats {
+pub(crate) enum Stats {
     /// `{}` at once.
     Empty,
     /// One space a second, forever (never idle, never done).
     Trickle,
 }
 
-pub struct DumpServer {
+pub(crate) struct DumpServer {
     pub path: PathBuf,
     dumps: Arc<AtomicUsize>,
 }
 
 impl DumpServer {
     /// Serves at `path` until the test process ends.
-    pub fn start(
+    pub(crate) fn start(
         path: &Path,
         script: impl Fn(usize) -> Reply + Send + Sync + 'static,
     ) -> DumpServer {
@@ -50,7 +50,7 @@ impl DumpServer {
 
     /// `start` with `stats` answered as told. Each connection is served on
     /// its own thread.
-    pub fn start_with(
+    pub(crate) fn start_with(
         path: &Path,
         stats: Stats,
         script: impl Fn(usize) -> Reply + Send + Sync + 'static,
@@ -74,7 +74,7 @@ impl DumpServer {
     }
 
     /// `dump` requests served so far.
-    pub fn dumps(&self) -> usize {
+    pub(crate) fn dumps(&self) -> usize {
         self.dumps.load(Ordering::SeqCst)
     }
 }
@@ -119,7 +119,7 @@ fn serve_one(
     }
 }
 
-pub fn gzip(data: &[u8]) -> Vec<u8> {
+pub(crate) fn gzip(data: &[u8]) -> Vec<u8> {
     let mut enc = GzEncoder::new(Vec::new(), Compression::fast());
     enc.write_all(data).expect("gzip");
     enc.finish().expect("gzip")

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-pub struct HookServer {
+pub(crate) struct HookServer {
     child: Child,
     pub port: u16,
     pub record: PathBuf,
@@ -24,7 +24,7 @@ impl Drop for HookServer {
 
 impl HookServer {
     /// Starts the server with a reply script (see hook_server.py).
-    pub fn start(dir: &Path, script: &str) -> HookServer {
+    pub(crate) fn start(dir: &Path, script: &str) -> HookServer {
         static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let record = dir.join(format!(
@@ -51,12 +51,12 @@ impl HookServer {
         }
     }
 
-    pub fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
 
     /// Every request so far.
-    pub fn requests(&self) -> Vec<Value> {
+    pub(crate) fn requests(&self) -> Vec<Value> {
         std::fs::read_to_string(&self.record)
             .unwrap_or_default()
             .lines()
@@ -65,7 +65,7 @@ impl HookServer {
     }
 
     /// Waits until at least `n` requests arrived (or `limit` passed).
-    pub fn wait_for(&self, n: usize, limit: Duration) -> Vec<Value> {
+    pub(crate) fn wait_for(&self, n: usize, limit: Duration) -> Vec<Value> {
         let until = Instant::now() + limit;
         loop {
             let got = self.requests();
@@ -79,7 +79,7 @@ impl HookServer {
 
 /// Verifies a recorded webhook request with the `standardwebhooks` package.
 /// Returns the verifier's error text on rejection.
-pub fn verify_webhook(secret: &str, request: &Value, body: &str) -> Result<(), String> {
+pub(crate) fn verify_webhook(secret: &str, request: &Value, body: &str) -> Result<(), String> {
     let h = &request["headers"];
     let script = r#"
 import sys
@@ -117,7 +117,7 @@ except Exception as e:
 }
 
 /// A report as the lifecycle would build it for `kind`.
-pub fn report(
+pub(crate) fn report(
     kind: memory_monitor::core::event::Kind,
     pid: u32,
 ) -> memory_monitor::core::event::Report {

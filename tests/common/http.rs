@@ -9,7 +9,7 @@ use std::io::{BufRead, Read, Write};
 
 /// One request head as a test server saw it.
 #[derive(Clone, Debug, Default)]
-pub struct Head {
+pub(crate) struct Head {
     pub method: String,
     /// The request target, as sent (path and query, still percent-encoded).
     pub path: String,
@@ -20,7 +20,7 @@ pub struct Head {
 }
 
 impl Head {
-    pub fn content_length(&self) -> u64 {
+    pub(crate) fn content_length(&self) -> u64 {
         self.headers
             .get("content-length")
             .and_then(|v| v.parse().ok())
@@ -29,7 +29,7 @@ impl Head {
 }
 
 /// Reads a request (or response) head; `None` at EOF or on a bad line.
-pub fn read_head(reader: &mut impl BufRead) -> Option<Head> {
+pub(crate) fn read_head(reader: &mut impl BufRead) -> Option<Head> {
     let mut head = Head::default();
     let mut line = String::new();
     if reader.read_line(&mut line).ok()? == 0 {
@@ -56,7 +56,7 @@ pub fn read_head(reader: &mut impl BufRead) -> Option<Head> {
 }
 
 /// Reads a whole request: head and body (test bodies are small).
-pub fn read_request(reader: &mut impl BufRead) -> Option<(Head, Vec<u8>)> {
+pub(crate) fn read_request(reader: &mut impl BufRead) -> Option<(Head, Vec<u8>)> {
     let head = read_head(reader)?;
     let mut body = Vec::new();
     reader
@@ -67,7 +67,7 @@ pub fn read_request(reader: &mut impl BufRead) -> Option<(Head, Vec<u8>)> {
 }
 
 /// Writes a complete response and asks the client to close.
-pub fn respond(
+pub(crate) fn respond(
     out: &mut impl Write,
     status: u16,
     extra_headers: &[(&str, &str)],
@@ -86,7 +86,7 @@ pub fn respond(
 }
 
 /// An S3 XML error body.
-pub fn s3_error_xml(code: &str, message: &str) -> String {
+pub(crate) fn s3_error_xml(code: &str, message: &str) -> String {
     format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code><Message>{message}</Message><RequestId>TEST</RequestId></Error>"
     )

@@ -10,13 +10,13 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-pub fn monitor_bin() -> PathBuf {
+pub(crate) fn monitor_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_memory-monitor"))
 }
 
 /// The shipped binary (static musl, release): memory budgets are about it,
 /// not the debug build. `$MEMORY_MONITOR_RELEASE` or the `just build` path.
-pub fn release_bin() -> PathBuf {
+pub(crate) fn release_bin() -> PathBuf {
     let path = std::env::var_os("MEMORY_MONITOR_RELEASE")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
@@ -34,7 +34,7 @@ pub fn release_bin() -> PathBuf {
 /// The demo target binary: `$DEMO_TARGET` or `target/demo/demo-target`
 /// (the `demo` profile: release with symbols and line tables).
 /// Missing is a setup failure (`just test` builds it), never a skip.
-pub fn demo_target_bin() -> PathBuf {
+pub(crate) fn demo_target_bin() -> PathBuf {
     let path = std::env::var_os("DEMO_TARGET")
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target/demo/demo-target"));
@@ -47,7 +47,7 @@ pub fn demo_target_bin() -> PathBuf {
 }
 
 /// A fresh scratch directory under the system temp dir.
-pub fn scratch(tag: &str) -> PathBuf {
+pub(crate) fn scratch(tag: &str) -> PathBuf {
     static N: AtomicU32 = AtomicU32::new(0);
     let dir = std::env::temp_dir().join(format!(
         "mm-test-{tag}-{}-{}",
@@ -60,7 +60,7 @@ pub fn scratch(tag: &str) -> PathBuf {
 }
 
 /// A unique process name of `len` bytes for this test (comm is 15 bytes).
-pub fn unique_name(tag: &str, len: usize) -> String {
+pub(crate) fn unique_name(tag: &str, len: usize) -> String {
     let base = format!("{tag}{}{}", std::process::id() % 100_000, rand_suffix());
     let mut name: String = base.chars().filter(|c| c.is_ascii_alphanumeric()).collect();
     while name.len() < len {
@@ -79,23 +79,23 @@ fn rand_suffix() -> u32 {
 }
 
 /// Copies the demo target to `dir/name` so the process is called `name`.
-pub fn named_target(dir: &Path, name: &str) -> PathBuf {
+pub(crate) fn named_target(dir: &Path, name: &str) -> PathBuf {
     let dest = dir.join(name);
     std::fs::copy(demo_target_bin(), &dest).expect("copy demo target");
     dest
 }
 
 /// A child that is killed when dropped.
-pub struct Proc {
+pub(crate) struct Proc {
     pub child: Child,
 }
 
 impl Proc {
-    pub fn pid(&self) -> u32 {
+    pub(crate) fn pid(&self) -> u32 {
         self.child.id()
     }
 
-    pub fn signal(&self, sig: &str) {
+    pub(crate) fn signal(&self, sig: &str) {
         let ok = Command::new("kill")
             .arg(format!("-{sig}"))
             .arg(self.pid().to_string())
@@ -108,7 +108,7 @@ impl Proc {
     }
 
     /// Waits for exit up to `limit`; `None` if still running.
-    pub fn wait_timeout(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+    pub(crate) fn wait_timeout(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
         let until = Instant::now() + limit;
         while Instant::now() < until {
             if let Ok(Some(s)) = self.child.try_wait() {
@@ -147,7 +147,7 @@ fn spawn_retrying(cmd: &mut Command, exe: &Path) -> Child {
 const ETXTBSY: i32 = 26;
 
 /// Starts a demo target and waits for its readiness line on stdout.
-pub fn start_target(exe: &Path, args: &[&str], env: &[(&str, &str)]) -> Proc {
+pub(crate) fn start_target(exe: &Path, args: &[&str], env: &[(&str, &str)]) -> Proc {
     let mut cmd = Command::new(exe);
     cmd.args(args).stdout(Stdio::piped()).stderr(Stdio::null());
     for (k, v) in env {
@@ -167,17 +167,17 @@ pub fn start_target(exe: &Path, args: &[&str], env: &[(&str, &str)]) -> Proc {
 }
 
 /// The monitor with collected stderr lines.
-pub struct Monitor {
+pub(crate) struct Monitor {
     pub proc: Proc,
     pub lines: Arc<Mutex<Vec<String>>>,
 }
 
 /// The drop-in settings tests start from; `extra` overrides or adds.
-pub fn monitor(extra: &[(&str, &str)]) -> Monitor {
+pub(crate) fn monitor(extra: &[(&str, &str)]) -> Monitor {
     monitor_cmd(Command::new(monitor_bin()), extra)
 }
 
-pub fn monitor_cmd(mut cmd: Command, extra: &[(&str, &str)]) -> Monitor {
+pub(crate) fn monitor_cmd(mut cmd: Command, extra: &[(&str, &str)]) -> Monitor {
     cmd.env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("CHECK_INTERVAL", "100ms")
@@ -209,12 +209,17 @@ pub fn monitor_cmd(mut cmd: Command, extra: &[(&str, &str)]) -> Monitor {
 }
 
 impl Monitor {
-    pub fn lines(&self) -> Vec<String> {
+    pub(crate) fn lines(&self) -> Vec<String> {
         self.lines.lock().expect("log lock").clone()
     }
 
     /// Waits until a log line satisfies `pred`; panics with the log on timeout.
-    pub fn wait_for(&self, what: &str, limit: Duration, pred: impl Fn(&str) -> bool) -> String {
+    pub(crate) fn wait_for(
+        &self,
+        what: &str,
+        limit: Duration,
+        pred: impl Fn(&str) -> bool,
+    ) -> String {
         let until = Instant::now() + limit;
         loop {
             if let Some(l) = self.lines().into_iter().find(|l| pred(l)) {
@@ -230,7 +235,7 @@ impl Monitor {
         }
     }
 
-    pub fn events(&self, event: &str) -> Vec<String> {
+    pub(crate) fn events(&self, event: &str) -> Vec<String> {
         let needle = format!(" event={event} ");
         self.lines()
             .into_iter()
@@ -241,7 +246,7 @@ impl Monitor {
 
 /// `memory-monitor replay FILE ARGS...` with exactly `env` (nothing
 /// inherited), run to completion.
-pub fn replay(file: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+pub(crate) fn replay(file: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     Command::new(monitor_bin())
         .arg("replay")
         .arg(file)
@@ -253,7 +258,7 @@ pub fn replay(file: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
 }
 
 /// The value of `key=` in a logfmt line.
-pub fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
+pub(crate) fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
     let start = line.find(&format!(" {key}="))? + key.len() + 2;
     let rest = &line[start..];
     if let Some(q) = rest.strip_prefix('"') {

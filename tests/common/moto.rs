@@ -10,7 +10,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use ring::{digest, hmac};
 
-pub struct Moto {
+pub(crate) struct Moto {
     pub port: u16,
     child: Child,
 }
@@ -31,7 +31,7 @@ impl Moto {
     /// Starts moto. With `no_auth_actions = Some(n)`, only the first `n`
     /// API actions skip authentication: after them moto verifies SigV4
     /// signatures, session tokens and IAM policies like AWS does.
-    pub fn start(no_auth_actions: Option<u32>) -> Moto {
+    pub(crate) fn start(no_auth_actions: Option<u32>) -> Moto {
         let status = Command::new("moto_server")
             .arg("--help")
             .stdout(Stdio::null())
@@ -80,13 +80,13 @@ impl Moto {
         false
     }
 
-    pub fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
 
     /// An IAM call, routed to IAM by a credential scope moto reads but does
     /// not check while unauthenticated actions remain.
-    pub fn iam(&self, form: &[(&str, &str)]) -> (u16, String) {
+    pub(crate) fn iam(&self, form: &[(&str, &str)]) -> (u16, String) {
         let routing =
             "AWS4-HMAC-SHA256 Credential=AKIAROUTING/20260101/us-east-1/iam/aws4_request, \
                        SignedHeaders=host, Signature=00";
@@ -98,7 +98,7 @@ impl Moto {
     }
 
     /// Creates role `name` with an inline policy allowing all of S3.
-    pub fn create_role_allowing_s3(&self, name: &str) {
+    pub(crate) fn create_role_allowing_s3(&self, name: &str) {
         let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"oidc"},"Action":"sts:AssumeRoleWithWebIdentity"}]}"#;
         let (status, body) = self.iam(&[
             ("Action", "CreateRole"),
@@ -119,7 +119,7 @@ impl Moto {
     }
 
     /// An unsigned bucket creation (counts as one unauthenticated action).
-    pub fn create_bucket(&self, bucket: &str) {
+    pub(crate) fn create_bucket(&self, bucket: &str) {
         let response = agent()
             .put(&format!("{}/{bucket}", self.url()))
             .send_empty()
@@ -130,7 +130,7 @@ impl Moto {
 
     /// The object as moto stores it (moto's S3 answers unsigned GETs only
     /// while authentication is off, so this signs too).
-    pub fn get_object(&self, bucket: &str, key: &str, creds: &Keys<'_>) -> (u16, Vec<u8>) {
+    pub(crate) fn get_object(&self, bucket: &str, key: &str, creds: &Keys<'_>) -> (u16, Vec<u8>) {
         let path = format!("/{bucket}/{key}");
         let request = signed(
             agent().get(&format!("{}{path}", self.url())),
@@ -149,7 +149,7 @@ impl Moto {
     }
 
     /// A SigV4-signed S3 PUT of `body`; returns status and reply text.
-    pub fn put_object(
+    pub(crate) fn put_object(
         &self,
         bucket: &str,
         key: &str,
@@ -170,7 +170,7 @@ impl Moto {
 }
 
 /// What signs a request: the credentials under test.
-pub struct Keys<'a> {
+pub(crate) struct Keys<'a> {
     pub access_key_id: &'a str,
     pub secret_access_key: &'a str,
     pub session_token: Option<&'a str>,

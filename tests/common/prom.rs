@@ -5,9 +5,9 @@
 use std::collections::BTreeMap;
 use std::process::Command;
 
-pub type Sample = (String, BTreeMap<String, String>, f64);
+pub(crate) type Sample = (String, BTreeMap<String, String>, f64);
 
-pub fn scrape(port: u16) -> Result<Vec<Sample>, String> {
+pub(crate) fn scrape(port: u16) -> Result<Vec<Sample>, String> {
     let script = r#"
 import sys, json, urllib.request
 from prometheus_client.parser import text_string_to_metric_families
@@ -35,7 +35,7 @@ print(json.dumps(out))
 }
 
 /// The value of the first sample named `name` whose labels include `want`.
-pub fn value(samples: &[Sample], name: &str, want: &[(&str, &str)]) -> Option<f64> {
+pub(crate) fn value(samples: &[Sample], name: &str, want: &[(&str, &str)]) -> Option<f64> {
     samples
         .iter()
         .find(|(n, labels, _)| {

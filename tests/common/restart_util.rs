@@ -13,18 +13,18 @@ use std::time::{Duration, Instant};
 use crate::common::Proc;
 
 /// The restart test target, run by `python3`.
-pub fn target_script() -> PathBuf {
+pub(crate) fn target_script() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/restart_target.py")
 }
 
 /// A running target called `name` that logs to `log`.
-pub struct Leaker {
+pub(crate) struct Leaker {
     pub proc: Proc,
     pub log: PathBuf,
 }
 
 /// Starts the target (waits for its readiness line). `args`: see the script.
-pub fn start_leaker(name: &str, log: &Path, args: &[&str]) -> Leaker {
+pub(crate) fn start_leaker(name: &str, log: &Path, args: &[&str]) -> Leaker {
     let mut child = Command::new("python3")
         .arg(target_script())
         .arg(name)
@@ -47,7 +47,7 @@ pub fn start_leaker(name: &str, log: &Path, args: &[&str]) -> Leaker {
 }
 
 /// What the target recorded: (unix seconds, what), in order.
-pub fn happenings(log: &Path) -> Vec<(f64, String)> {
+pub(crate) fn happenings(log: &Path) -> Vec<(f64, String)> {
     std::fs::read_to_string(log)
         .unwrap_or_default()
         .lines()
@@ -59,19 +59,19 @@ pub fn happenings(log: &Path) -> Vec<(f64, String)> {
 }
 
 /// Only the signals (names such as `TERM`, `CONT`), in order of arrival.
-pub fn signals(log: &Path) -> Vec<(f64, String)> {
+pub(crate) fn signals(log: &Path) -> Vec<(f64, String)> {
     happenings(log)
         .into_iter()
         .filter(|(_, w)| !matches!(w.as_str(), "ready" | "dump-served" | "exit"))
         .collect()
 }
 
-pub fn signal_names(log: &Path) -> Vec<String> {
+pub(crate) fn signal_names(log: &Path) -> Vec<String> {
     signals(log).into_iter().map(|(_, s)| s).collect()
 }
 
 /// Waits until the target has recorded `what`; its time.
-pub fn wait_happening(log: &Path, what: &str, limit: Duration) -> f64 {
+pub(crate) fn wait_happening(log: &Path, what: &str, limit: Duration) -> f64 {
     let until = Instant::now() + limit;
     loop {
         if let Some((t, _)) = happenings(log).into_iter().find(|(_, w)| w == what) {
@@ -88,7 +88,7 @@ pub fn wait_happening(log: &Path, what: &str, limit: Duration) -> f64 {
 
 /// Monitor settings for a quick slow leak of a target growing 40 MB/s:
 /// 100 ms samples, a 10-sample window, 20 MB threshold.
-pub fn quick_leak_env<'a>(name: &'a str, spool: &'a str) -> Vec<(&'a str, &'a str)> {
+pub(crate) fn quick_leak_env<'a>(name: &'a str, spool: &'a str) -> Vec<(&'a str, &'a str)> {
     vec![
         ("BINARY_NAME", name),
         ("MEMORY_CHANGE_THRESHOLD", "20MB"),

@@ -34,14 +34,14 @@ struct State {
     skew_secs: Option<i64>,
 }
 
-pub struct S3Proxy {
+pub(crate) struct S3Proxy {
     pub port: u16,
     state: Arc<Mutex<State>>,
 }
 
 impl S3Proxy {
     /// Listens on a free loopback port and forwards to `upstream_port`.
-    pub fn start(upstream_port: u16) -> S3Proxy {
+    pub(crate) fn start(upstream_port: u16) -> S3Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind proxy");
         let port = listener.local_addr().expect("addr").port();
         let state = Arc::new(Mutex::new(State::default()));
@@ -58,17 +58,17 @@ impl S3Proxy {
         S3Proxy { port, state }
     }
 
-    pub fn endpoint(&self) -> String {
+    pub(crate) fn endpoint(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
 
     /// Refuses every request for keys containing `key_part`.
-    pub fn refuse(&self, key_part: &str, status: u16, code: &str, message: &str) {
+    pub(crate) fn refuse(&self, key_part: &str, status: u16, code: &str, message: &str) {
         self.add(key_part, status, code, message, None);
     }
 
     /// Refuses the next `times` requests for keys containing `key_part`.
-    pub fn refuse_times(&self, key_part: &str, status: u16, code: &str, times: u32) {
+    pub(crate) fn refuse_times(&self, key_part: &str, status: u16, code: &str, times: u32) {
         self.add(key_part, status, code, "try again", Some(times));
     }
 
@@ -83,7 +83,7 @@ impl S3Proxy {
     }
 
     /// Lets everything through again.
-    pub fn clear(&self) {
+    pub(crate) fn clear(&self) {
         let mut s = self.state.lock().unwrap();
         s.rules.clear();
         s.skew_secs = None;
@@ -92,17 +92,17 @@ impl S3Proxy {
     /// Plays an S3 whose clock is `secs` ahead: a request signed more than
     /// 15 minutes off gets 403 `RequestTimeTooSkewed` with S3's `Date`; one
     /// signed on S3's time gets 200 (answered here, not forwarded).
-    pub fn skewed_clock(&self, secs: i64) {
+    pub(crate) fn skewed_clock(&self, secs: i64) {
         self.state.lock().unwrap().skew_secs = Some(secs);
     }
 
     /// Every request head seen, in order.
-    pub fn seen(&self) -> Vec<Head> {
+    pub(crate) fn seen(&self) -> Vec<Head> {
         self.state.lock().unwrap().seen.clone()
     }
 
     /// Requests seen whose target contains `key_part`.
-    pub fn count(&self, key_part: &str) -> usize {
+    pub(crate) fn count(&self, key_part: &str) -> usize {
         self.seen()
             .iter()
             .filter(|h| h.path.contains(key_part))
@@ -232,7 +232,7 @@ fn parse_amz_date(s: &str) -> Option<i64> {
 }
 
 /// IMF-fixdate, as S3 writes its `Date` header.
-pub fn http_date(unix_secs: u64) -> String {
+pub(crate) fn http_date(unix_secs: u64) -> String {
     const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
     const MONTHS: [&str; 12] = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",

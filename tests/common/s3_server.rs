@@ -13,10 +13,10 @@ use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-pub const ACCESS_KEY: &str = "AKIDMEMORYMONITORTEST";
-pub const SECRET_KEY: &str = "memory-monitor-test-secret-key/0123456789";
+pub(crate) const ACCESS_KEY: &str = "AKIDMEMORYMONITORTEST";
+pub(crate) const SECRET_KEY: &str = "memory-monitor-test-secret-key/0123456789";
 
-pub struct S3Server {
+pub(crate) struct S3Server {
     pub root: PathBuf,
     pub port: u16,
     child: Option<Child>,
@@ -24,7 +24,7 @@ pub struct S3Server {
 }
 
 /// The `s3s-fs` binary, or a panic telling how to install it.
-pub fn s3s_fs_binary() -> PathBuf {
+pub(crate) fn s3s_fs_binary() -> PathBuf {
     let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
         .map(|p| std::env::split_paths(&p).collect())
         .unwrap_or_default();
@@ -38,16 +38,16 @@ pub fn s3s_fs_binary() -> PathBuf {
 }
 
 /// The one scratch-directory maker (tests/common/mod.rs).
-pub use crate::common::scratch as temp_dir;
+pub(crate) use crate::common::scratch as temp_dir;
 
-pub fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     let l = TcpListener::bind("127.0.0.1:0").expect("bind port 0");
     l.local_addr().expect("local addr").port()
 }
 
 impl S3Server {
     /// Starts a server with `buckets` created.
-    pub fn start(buckets: &[&str]) -> S3Server {
+    pub(crate) fn start(buckets: &[&str]) -> S3Server {
         let root = temp_dir("s3root");
         for b in buckets {
             fs::create_dir_all(root.join(b)).expect("create bucket dir");
@@ -63,18 +63,18 @@ impl S3Server {
         s
     }
 
-    pub fn endpoint(&self) -> String {
+    pub(crate) fn endpoint(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
 
     /// Where `bucket/key` lands on disk.
-    pub fn object_path(&self, bucket: &str, key: &str) -> PathBuf {
+    pub(crate) fn object_path(&self, bucket: &str, key: &str) -> PathBuf {
         self.root.join(bucket).join(key)
     }
 
     /// Contents of every object-metadata file s3s-fs wrote
     /// (`ROOT/.bucket-*.object-*.metadata.json`: the `x-amz-meta-*` headers).
-    pub fn metadata_files(&self) -> Vec<String> {
+    pub(crate) fn metadata_files(&self) -> Vec<String> {
         let Ok(dir) = fs::read_dir(&self.root) else {
             return Vec::new();
         };
@@ -87,12 +87,12 @@ impl S3Server {
             .collect()
     }
 
-    pub fn is_running(&self) -> bool {
+    pub(crate) fn is_running(&self) -> bool {
         self.child.is_some()
     }
 
     /// Kills the server (the port stays ours by convention).
-    pub fn stop(&mut self) {
+    pub(crate) fn stop(&mut self) {
         if let Some(mut c) = self.child.take() {
             let _ = c.kill();
             let _ = c.wait();
@@ -100,7 +100,7 @@ impl S3Server {
     }
 
     /// (Re)starts on the same port and waits until it accepts connections.
-    pub fn restart(&mut self) {
+    pub(crate) fn restart(&mut self) {
         self.stop();
         let log = File::create(&self.log).expect("create server log");
         let child = Command::new(s3s_fs_binary())
@@ -145,7 +145,7 @@ impl Drop for S3Server {
 }
 
 /// Compares two files in chunks (never both whole in memory).
-pub fn same_contents(a: &Path, b: &Path) -> bool {
+pub(crate) fn same_contents(a: &Path, b: &Path) -> bool {
     let (Ok(mut fa), Ok(mut fb)) = (File::open(a), File::open(b)) else {
         return false;
     };
@@ -175,7 +175,7 @@ fn read_full(f: &mut File, buf: &mut [u8]) -> usize {
 }
 
 /// Deterministic, incompressible test bytes (xorshift), written in chunks.
-pub fn fill(out: &mut impl std::io::Write, len: u64, seed: u64) {
+pub(crate) fn fill(out: &mut impl std::io::Write, len: u64, seed: u64) {
     let mut x = seed | 1;
     let mut buf = vec![0u8; 1 << 16];
     let mut left = len;
@@ -195,7 +195,7 @@ pub fn fill(out: &mut impl std::io::Write, len: u64, seed: u64) {
 
 /// A gzip stream (stored blocks, so it costs no CPU to make) whose content
 /// is `len` bytes of [`fill`]: a dump the spool accepts as complete.
-pub fn fill_gzip(out: &mut impl std::io::Write, len: u64, seed: u64) {
+pub(crate) fn fill_gzip(out: &mut impl std::io::Write, len: u64, seed: u64) {
     let mut gz = flate2::write::GzEncoder::new(out, flate2::Compression::none());
     fill(&mut gz, len, seed);
     gz.finish().expect("finish gzip stream");
@@ -203,7 +203,7 @@ pub fn fill_gzip(out: &mut impl std::io::Write, len: u64, seed: u64) {
 
 impl S3Server {
     /// Keys of every object in `bucket` (files under its directory), sorted.
-    pub fn keys(&self, bucket: &str) -> Vec<String> {
+    pub(crate) fn keys(&self, bucket: &str) -> Vec<String> {
         fn walk(dir: &Path, base: &Path, out: &mut Vec<String>) {
             let Ok(entries) = fs::read_dir(dir) else {
                 return;

@@ -18,9 +18,9 @@ use memory_monitor::io::spool::{Meta, Pending, Spool};
 
 use crate::s3_server::{fill_gzip, temp_dir, ACCESS_KEY};
 
-pub const BUCKET: &str = "dumps";
+pub(crate) const BUCKET: &str = "dumps";
 
-pub fn s3_config(endpoint: &str) -> S3Config {
+pub(crate) fn s3_config(endpoint: &str) -> S3Config {
     S3Config {
         bucket: BUCKET.into(),
         prefix: "mm/".into(),
@@ -32,7 +32,7 @@ pub fn s3_config(endpoint: &str) -> S3Config {
 }
 
 /// Static keys through the real credential chain's env link.
-pub fn creds(secret: &str) -> Box<dyn Provide> {
+pub(crate) fn creds(secret: &str) -> Box<dyn Provide> {
     let secret = secret.to_owned();
     let env = move |k: &str| match k {
         "AWS_ACCESS_KEY_ID" => Some(ACCESS_KEY.to_owned()),
@@ -42,7 +42,7 @@ pub fn creds(secret: &str) -> Box<dyn Provide> {
     Box::new(chain(&env, "us-east-1"))
 }
 
-pub fn spool() -> Spool {
+pub(crate) fn spool() -> Spool {
     let dir = temp_dir("spool");
     Spool::open(&SpoolConfig {
         dir,
@@ -52,7 +52,7 @@ pub fn spool() -> Spool {
 }
 
 /// Commits a dump of `len` test bytes with object key `key`.
-pub fn commit(spool: &Spool, key: &str, len: u64) -> Pending {
+pub(crate) fn commit(spool: &Spool, key: &str, len: u64) -> Pending {
     let mut w = spool
         .begin(4242, "spike", SystemTime::now())
         .expect("begin dump");
@@ -74,23 +74,23 @@ pub fn commit(spool: &Spool, key: &str, len: u64) -> Pending {
     w.commit(meta).expect("commit dump")
 }
 
-pub fn fast(s3: &S3Config, timeouts: Timeouts) -> Client {
+pub(crate) fn fast(s3: &S3Config, timeouts: Timeouts) -> Client {
     Client::new(s3, timeouts).expect("s3 client")
 }
 
-pub fn options() -> Options {
+pub(crate) fn options() -> Options {
     let mut o = Options::new("mm/", "pod-a");
     o.backoff_base = Duration::from_millis(100);
     o.backoff_cap = Duration::from_millis(800);
     o
 }
 
-pub fn start(spool: &Spool, client: Client, secret: &str) -> Uploader {
+pub(crate) fn start(spool: &Spool, client: Client, secret: &str) -> Uploader {
     let stop = Arc::new(AtomicBool::new(false));
     spawn_with(spool.clone(), client, options(), creds(secret), stop).expect("spawn uploader")
 }
 
-pub fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
+pub(crate) fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
     let deadline = Instant::now() + limit;
     while !done() {
         assert!(
@@ -101,11 +101,11 @@ pub fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
     }
 }
 
-pub fn drained(spool: &Spool) -> bool {
+pub(crate) fn drained(spool: &Spool) -> bool {
     spool.pending().expect("pending").is_empty()
 }
 
-pub fn short_timeouts() -> Timeouts {
+pub(crate) fn short_timeouts() -> Timeouts {
     let s = Duration::from_secs(1);
     Timeouts {
         connect: s,
@@ -117,7 +117,7 @@ pub fn short_timeouts() -> Timeouts {
 }
 
 /// Session credentials that count how often they were thrown away.
-pub struct Counting {
+pub(crate) struct Counting {
     pub invalidated: Arc<std::sync::atomic::AtomicUsize>,
 }
 

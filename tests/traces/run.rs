@@ -15,7 +15,7 @@ use super::suite::Trace;
 
 /// Issue 10's settings: window 60, threshold 10 % of the starting median,
 /// cooldown 10 min, multiplier 3, at 10 s; no trend setting.
-pub fn params(t: &Trace, detection: Detection) -> DetectParams {
+pub(crate) fn params(t: &Trace, detection: Detection) -> DetectParams {
     let cooldown = Duration::from_secs(600);
     DetectParams {
         detection,
@@ -30,7 +30,7 @@ pub fn params(t: &Trace, detection: Detection) -> DetectParams {
     }
 }
 
-pub fn alerts(t: &Trace, detection: Detection) -> Vec<Alert> {
+pub(crate) fn alerts(t: &Trace, detection: Detection) -> Vec<Alert> {
     let mut r = Replayer::new(params(t, detection), Instant::now());
     let mut out = Vec::new();
     for (i, line) in t.csv().lines().enumerate() {

@@ -9,18 +9,18 @@
 use super::suite::{Label, LabelKind, Trace};
 
 /// After a spike or a leak ends, the window still holds it for one window.
-pub const GRACE_S: f64 = 600.0;
+pub(crate) const GRACE_S: f64 = 600.0;
 
 /// One alert: replay's `t`, the event name, whether it took a dump.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Alert {
+pub(crate) struct Alert {
     pub t: f64,
     pub event: String,
     pub dump: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct Outcome {
+pub(crate) struct Outcome {
     /// Per label: the latency from onset to the first alert, `None` = missed.
     pub caught: Vec<(Label, Option<f64>)>,
     /// Dump-taking alerts outside every label span.
@@ -28,7 +28,7 @@ pub struct Outcome {
     pub dumps: usize,
 }
 
-pub fn score(trace: &Trace, alerts: &[Alert]) -> Outcome {
+pub(crate) fn score(trace: &Trace, alerts: &[Alert]) -> Outcome {
     let dumps: Vec<&Alert> = alerts
         .iter()
         .filter(|a| a.dump && a.event != "baseline")
@@ -55,7 +55,7 @@ pub fn score(trace: &Trace, alerts: &[Alert]) -> Outcome {
 }
 
 /// The median of the latencies of caught leaks (spikes are caught at once by both detectors).
-pub fn median_leak_latency(outcomes: &[Outcome]) -> Option<f64> {
+pub(crate) fn median_leak_latency(outcomes: &[Outcome]) -> Option<f64> {
     let mut v: Vec<f64> = outcomes
         .iter()
         .flat_map(|o| o.caught.iter())
@@ -75,7 +75,7 @@ pub fn median_leak_latency(outcomes: &[Outcome]) -> Option<f64> {
 }
 
 /// Parses replay's JSON lines (`{"t": 12.0, "event": "spike", ..., "dump": true}`).
-pub fn parse_json_lines(out: &str) -> Vec<Alert> {
+pub(crate) fn parse_json_lines(out: &str) -> Vec<Alert> {
     out.lines()
         .filter(|l| !l.trim().is_empty())
         .map(|l| {
@@ -89,7 +89,7 @@ pub fn parse_json_lines(out: &str) -> Vec<Alert> {
         .collect()
 }
 
-pub fn minutes(s: f64) -> String {
+pub(crate) fn minutes(s: f64) -> String {
     if s >= 3600.0 {
         format!(
             "{}h{:02}m",

@@ -17,31 +17,31 @@
 
 use std::fmt::Write as _;
 
-pub const STEP_S: f64 = 10.0;
+pub(crate) const STEP_S: f64 = 10.0;
 const MB: f64 = 1_000_000.0;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub enum LabelKind {
+pub(crate) enum LabelKind {
     Leak,
     Spike,
 }
 
 /// An onset that must be caught; alerts in `[onset, end]` are legitimate.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Label {
+pub(crate) struct Label {
     pub kind: LabelKind,
     pub onset: f64,
     pub end: f64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Row {
+pub(crate) enum Row {
     Sample(f64, u64),
     /// A new process incarnation starts with the next sample.
     Restart,
 }
 
-pub struct Trace {
+pub(crate) struct Trace {
     pub name: &'static str,
     pub about: &'static str,
     pub rows: Vec<Row>,
@@ -50,7 +50,7 @@ pub struct Trace {
 
 impl Trace {
     /// How long the trace lasts, in hours.
-    pub fn hours(&self) -> f64 {
+    pub(crate) fn hours(&self) -> f64 {
         let last = self.rows.iter().rev().find_map(|r| match r {
             Row::Sample(t, _) => Some(*t),
             Row::Restart => None,
@@ -59,7 +59,7 @@ impl Trace {
     }
 
     /// The median of the first 60 samples: the bench's threshold is 10 % of it.
-    pub fn starting_median(&self) -> u64 {
+    pub(crate) fn starting_median(&self) -> u64 {
         let mut v: Vec<u64> = self
             .rows
             .iter()
@@ -75,7 +75,7 @@ impl Trace {
 
     /// The trace as replay reads it: `seconds,bytes` rows, `# restart`
     /// before the first sample of a new incarnation, labels as comments.
-    pub fn csv(&self) -> String {
+    pub(crate) fn csv(&self) -> String {
         let mut s = format!("seconds,bytes\n# trace {}: {}\n", self.name, self.about);
         for l in &self.labels {
             let _ = writeln!(s, "# label {:?} onset={} end={}", l.kind, l.onset, l.end);
@@ -91,13 +91,13 @@ impl Trace {
 }
 
 /// splitmix64: small, fast, good enough for noise.
-pub struct Rng(u64);
+pub(crate) struct Rng(u64);
 
 impl Rng {
-    pub fn new(seed: u64) -> Rng {
+    pub(crate) fn new(seed: u64) -> Rng {
         Rng(seed)
     }
-    pub fn next_u64(&mut self) -> u64 {
+    pub(crate) fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -105,14 +105,14 @@ impl Rng {
         z ^ (z >> 31)
     }
     /// Uniform in [0, 1).
-    pub fn unit(&mut self) -> f64 {
+    pub(crate) fn unit(&mut self) -> f64 {
         (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
     }
-    pub fn range(&mut self, lo: f64, hi: f64) -> f64 {
+    pub(crate) fn range(&mut self, lo: f64, hi: f64) -> f64 {
         lo + (hi - lo) * self.unit()
     }
     /// Standard normal (Box–Muller).
-    pub fn normal(&mut self) -> f64 {
+    pub(crate) fn normal(&mut self) -> f64 {
         let u = self.unit().max(1e-12);
         let v = self.unit();
         (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
@@ -121,7 +121,7 @@ impl Rng {
 
 /// What shapes one trace. Fractions are of `base`; times in hours.
 #[derive(Clone, Copy)]
-pub enum Part {
+pub(crate) enum Part {
     /// Each incarnation starts at `from` × base and approaches base with time constant `tau_min`.
     WarmUp { from: f64, tau_min: f64 },
     /// A lasting step of `frac` at `at` (spread over one minute).
@@ -146,7 +146,7 @@ pub enum Part {
     RestartAt { at: f64 },
 }
 
-pub struct Spec {
+pub(crate) struct Spec {
     pub name: &'static str,
     pub about: &'static str,
     pub hours: f64,
@@ -218,7 +218,7 @@ fn restart_times(spec: &Spec) -> Vec<f64> {
 }
 
 /// Generates the samples and derives the labels from the parts.
-pub fn generate(spec: &Spec) -> Trace {
+pub(crate) fn generate(spec: &Spec) -> Trace {
     let mut rng = Rng::new(spec.seed);
     let mut noise = Noise::new(&mut rng);
     let base = spec.base_mb * MB;
@@ -331,14 +331,14 @@ fn labels(spec: &Spec, restarts: &[f64], end: f64) -> Vec<Label> {
 }
 
 /// The suite: every class of issue 10, each trace with its own seed.
-pub fn suite() -> Vec<Trace> {
+pub(crate) fn suite() -> Vec<Trace> {
     suite_seeded(0)
 }
 
 /// The suite with every seed moved by `offset` (0 = the suite): the same
 /// stories under other noise, to check a detector is not tuned to one draw.
 #[rustfmt::skip]
-pub fn suite_seeded(offset: u64) -> Vec<Trace> {
+pub(crate) fn suite_seeded(offset: u64) -> Vec<Trace> {
     use Part::*;
     let s = |name, about, hours, base_mb, seed: u64, parts| Spec {
         name, about, hours, base_mb, seed: seed + offset * 1000, parts,

@@ -7,11 +7,11 @@ use ureq::Agent;
 
 /// No credentials reply, STS document or IMDS answer comes near this; a
 /// larger body is hostile or broken and must not grow our memory.
-pub const BODY_CAP_BYTES: u64 = 64 * 1024;
+pub(super) const BODY_CAP_BYTES: u64 = 64 * 1024;
 
 /// Timeouts and proxy policy for one kind of endpoint.
 #[derive(Clone, Copy, Debug)]
-pub struct Limits {
+pub(super) struct Limits {
     pub connect: Duration,
     pub total: Duration,
     /// Link-local metadata endpoints must never go through an HTTP proxy.
@@ -19,18 +19,18 @@ pub struct Limits {
 }
 
 /// A reply already read: status and at most [`BODY_CAP_BYTES`] of body.
-pub struct Reply {
+pub(super) struct Reply {
     pub status: u16,
     pub body: Vec<u8>,
 }
 
 impl Reply {
-    pub fn is_success(&self) -> bool {
+    pub(super) fn is_success(&self) -> bool {
         (200..300).contains(&self.status)
     }
 }
 
-pub fn agent(limits: Limits) -> Agent {
+pub(super) fn agent(limits: Limits) -> Agent {
     let builder = Agent::config_builder()
         .timeout_global(Some(limits.total))
         .timeout_connect(Some(limits.connect))
@@ -48,7 +48,7 @@ pub fn agent(limits: Limits) -> Agent {
 }
 
 /// Reads the body of `response` up to the cap; a longer body is an error.
-pub fn finish(mut response: http::Response<ureq::Body>) -> Result<Reply, ureq::Error> {
+pub(super) fn finish(mut response: http::Response<ureq::Body>) -> Result<Reply, ureq::Error> {
     let status = response.status().as_u16();
     let body = response
         .body_mut()
@@ -58,4 +58,4 @@ pub fn finish(mut response: http::Response<ureq::Body>) -> Result<Reply, ureq::E
     Ok(Reply { status, body })
 }
 
-pub use crate::core::text::one_line;
+pub(super) use crate::core::text::one_line;

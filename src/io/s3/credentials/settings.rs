@@ -30,7 +30,7 @@ pub(super) struct Settings {
 }
 
 impl Settings {
-    pub fn from_env(env: &dyn Fn(&str) -> Option<String>, region: &str) -> Settings {
+    pub(super) fn from_env(env: &dyn Fn(&str) -> Option<String>, region: &str) -> Settings {
         // An empty variable counts as unset, as in the SDKs.
         let var = |key: &str| env(key).filter(|v| !v.trim().is_empty());
         let home = var("HOME");
@@ -73,7 +73,7 @@ impl Settings {
     }
 
     /// `~/` in a path from a variable or profile means `$HOME`.
-    pub fn expand(&self, path: &str) -> PathBuf {
+    pub(super) fn expand(&self, path: &str) -> PathBuf {
         expand_home(path, self.home.as_deref())
     }
 }
