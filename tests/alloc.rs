@@ -11,6 +11,9 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+#[path = "common/asleep.rs"]
+mod asleep;
+
 use memory_monitor::config::{self, Source};
 use memory_monitor::core::window::CAPACITY;
 use memory_monitor::run::Monitor;
@@ -71,10 +74,10 @@ fn monitor_on(spec: (&'static str, String), window: usize) -> Monitor {
     Monitor::new(config, None, Box::new(|_| {}))
 }
 
-/// Waits until `pid`'s memory stops moving (it is still exec'ing right
-/// after spawn: a jump then would be a real spike event, whose log line
-/// allocates).
+/// Waits until `pid` (a `sleep`) is blocked in its sleep, then until its
+/// memory stops moving.
 fn settled(pid: u32) {
+    asleep::wait_asleep(pid);
     let rss = || {
         std::fs::read_to_string(format!("/proc/{pid}/status"))
             .unwrap()

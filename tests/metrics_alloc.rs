@@ -10,6 +10,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+#[path = "common/asleep.rs"]
+mod asleep;
+
 use memory_monitor::config::{self, Source};
 use memory_monitor::core::metrics::{ProcessStats, Registry};
 use memory_monitor::run::{Monitor, Telling};
@@ -56,6 +59,7 @@ fn a_steady_state_tick_with_metrics_allocates_nothing() {
         .arg("30")
         .spawn()
         .unwrap();
+    asleep::wait_asleep(child.id());
     let pid = child.id().to_string();
     let env = move |k: &str| -> Option<String> {
         let v = match k {

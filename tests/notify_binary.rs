@@ -31,24 +31,20 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn spiking_target(dir: &Path, tag: &str) -> (String, Proc) {
+/// A profiled demo target that jumps by 200 MiB 3 s after it starts, or,
+/// with `at_secs` empty, only on SIGUSR1.
+fn spiking_target_at(dir: &Path, tag: &str, at_secs: &[&str]) -> (String, Proc) {
     let name = unique_name(tag, 12);
     let exe = named_target(dir, &name);
-    let target = start_target(
-        &exe,
-        &[
-            "--base-mb",
-            "16",
-            "--spike-mb",
-            "200",
-            "--spike-at-secs",
-            "3",
-            "--exit-after-secs",
-            "90",
-        ],
-        &[PROFILING],
-    );
+    let mut args = vec!["--base-mb", "16", "--spike-mb", "200"];
+    args.extend_from_slice(at_secs);
+    args.extend_from_slice(&["--exit-after-secs", "90"]);
+    let target = start_target(&exe, &args, &[PROFILING]);
     (name, target)
+}
+
+fn spiking_target(dir: &Path, tag: &str) -> (String, Proc) {
+    spiking_target_at(dir, tag, &["--spike-at-secs", "3"])
 }
 
 fn rss_anon(pid: u32) -> u64 {
@@ -79,7 +75,7 @@ fn one_message_per_spike_none_for_the_baseline_and_metrics_that_match_proc() {
     let dir = scratch("notify-spike");
     let slack = HookServer::start(&dir, "ok");
     let receiver = HookServer::start(&dir, "ok");
-    let (name, target) = spiking_target(&dir, "mmnote");
+    let (name, target) = spiking_target_at(&dir, "mmnote", &[]);
     let port = free_port();
     let spool = dir.join("spool");
     let m = monitor(&[
@@ -102,6 +98,10 @@ fn one_message_per_spike_none_for_the_baseline_and_metrics_that_match_proc() {
     m.wait_for("baseline dump", T, |l| {
         l.contains("event=dump-spooled") || l.contains("event=baseline-dump")
     });
+    // The jump once the window is full, not at a fixed time: a monitor slow
+    // to start would otherwise take it into its first window.
+    m.wait_for("baseline", T, |l| l.contains("event=baseline "));
+    target.signal("USR1");
     let msgs = slack.wait_for(1, T);
     // Let a second message (there must be none) have time to arrive.
     std::thread::sleep(Duration::from_secs(3));
