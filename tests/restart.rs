@@ -54,13 +54,18 @@ fn signals_follow_the_sequence_in_order_with_its_waits_and_cont_after_tstp() {
     wait_happening(&log, "exit", T);
     assert!(target.proc.wait_timeout(T).is_some(), "target did not exit");
 
-    // What the monitor sent, in its order.
-    let sent: Vec<String> = m
-        .events("restart-signal")
+    // What the monitor sent, in its order, and when (its log, after each
+    // send): each wait is at least as long as asked, from the send before.
+    let lines = m.events("restart-signal");
+    let sent: Vec<String> = lines
         .iter()
         .filter_map(|l| field(l, "signal").map(str::to_string))
         .collect();
     assert_eq!(sent, ["TSTP", "CONT", "HUP", "CONT", "TERM"]);
+    let at: Vec<f64> = lines.iter().map(|l| log_secs(l)).collect();
+    let (sent1, sent2) = (at[1] - at[0], at[3] - at[2]);
+    assert!(sent1 >= 0.999, "TSTP -> CONT sent {sent1:.3}s apart");
+    assert!(sent2 >= 1.499, "HUP -> CONT sent {sent2:.3}s apart");
     // What the target got, in bursts: signals sent together are pending
     // together, and the kernel hands them over lowest number first, so only
     // the bursts and their spacing tell the waits.
@@ -81,11 +86,12 @@ fn signals_follow_the_sequence_in_order_with_its_waits_and_cont_after_tstp() {
         [vec!["TSTP"], vec!["CONT", "HUP"], vec!["CONT", "TERM"]],
         "{got:?}"
     );
-    // Waits: at least as long as asked (less a little for delivery jitter),
-    // no gap much longer (a generous bound: CPU is shared here).
+    // As received: the target notes each signal when its Python handler
+    // runs, which a busy CPU delays, so only roughly the waits (exact on
+    // the monitor's side, above) and no gap much longer (CPU is shared).
     let (wait1, wait2) = (bursts[1].0 - bursts[0].0, bursts[2].0 - bursts[1].0);
-    assert!((0.9..4.0).contains(&wait1), "TSTP -> CONT took {wait1:.3}s");
-    assert!((1.4..4.5).contains(&wait2), "HUP -> CONT took {wait2:.3}s");
+    assert!((0.6..4.0).contains(&wait1), "TSTP -> CONT took {wait1:.3}s");
+    assert!((1.1..4.5).contains(&wait2), "HUP -> CONT took {wait2:.3}s");
     // The incarnation's exit ends the sequence quietly: no restart-failed.
     m.wait_for("target-gone", T, |l| l.contains(" event=target-gone "));
     std::thread::sleep(Duration::from_millis(2500));

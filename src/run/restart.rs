@@ -114,7 +114,7 @@ impl Restarts {
         t.restart = Some(h);
     }
 
-    fn drain(&mut self, t: &Target, h: &mut Handle, now: Instant) {
+    fn drain(&mut self, t: &Target, h: &mut Handle, mut now: Instant) {
         while let Some(action) = h.seq.poll(now, &self.cfg) {
             let Action::Send(sig) = action else {
                 self.outbox.push(tell(t, action, &self.cfg));
@@ -127,10 +127,15 @@ impl Restarts {
                 return;
             }
             match fd.send(sig.number()) {
-                Ok(()) => log::info(
-                    "restart-signal",
-                    &[("target", &t.name), ("pid", &t.inc.pid), ("signal", &sig)],
-                ),
+                Ok(()) => {
+                    log::info(
+                        "restart-signal",
+                        &[("target", &t.name), ("pid", &t.inc.pid), ("signal", &sig)],
+                    );
+                    // A wait that follows starts now, once the signal is out,
+                    // not when this step began: a slow step must not shorten it.
+                    now = now.max(Instant::now());
+                }
                 Err(e) if e.raw_os_error() == Some(libc::ESRCH) => {
                     stopped(t, h.seq.exited());
                     return;

@@ -95,3 +95,16 @@ pub(crate) fn quick_leak_env<'a>(name: &'a str, spool: &'a str) -> Vec<(&'a str,
         ("SPOOL_DIR", spool),
     ]
 }
+
+/// Seconds since midnight UTC of a monitor log line (`ts=...T12:34:56.789Z`).
+pub(crate) fn log_secs(line: &str) -> f64 {
+    let ts = line
+        .split(' ')
+        .find_map(|f| f.strip_prefix("ts="))
+        .and_then(|t| t.split_once('T'))
+        .map(|(_, time)| time.trim_end_matches('Z'))
+        .unwrap_or_else(|| panic!("no ts= in {line}"));
+    ts.split(':')
+        .map(|p| p.parse::<f64>().unwrap())
+        .fold(0.0, |acc, p| acc * 60.0 + p)
+}
