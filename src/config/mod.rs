@@ -60,9 +60,9 @@ pub struct CaptureConfig {
 /// The durable on-disk spool.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SpoolConfig {
-    /// SPOOL_DIR, default `/tmp/memory-monitor-spool`.
+    /// SPOOL_DIR, default `/tmp/memory-monitor/spool`.
     pub dir: PathBuf,
-    /// SPOOL_MAX_BYTES, default 10 GiB.
+    /// SPOOL_MAX_BYTES, default 5 GiB.
     pub max_bytes: u64,
 }
 
