@@ -114,6 +114,41 @@ fn spooled_files(dir: &Path) -> usize {
     })
 }
 
+/// `<phase>_kib=VmRSS <phase>_anon_kib=RssAnon <phase>_file_kib=RssFile`
+/// (plus `hwm_kib` after idle); with `IDLE_RSS_SMAPS=<path>`, the monitor's
+/// smaps at this phase is copied to `<path>.<phase>` and which thread's
+/// stack is which to `<path>.<phase>.threads` (`syscall` ends with the
+/// stack pointer).
+fn reading(pid: u32, phase: &str) -> String {
+    if let Some(out) = std::env::var_os("IDLE_RSS_SMAPS") {
+        let out = format!("{}.{phase}", Path::new(&out).display());
+        let _ = fs::copy(format!("/proc/{pid}/smaps"), &out);
+        let mut threads = String::new();
+        for t in fs::read_dir(format!("/proc/{pid}/task"))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let p = t.path();
+            let comm = fs::read_to_string(p.join("comm")).unwrap_or_default();
+            let sc = fs::read_to_string(p.join("syscall")).unwrap_or_default();
+            threads.push_str(&format!("{} {}", comm.trim(), sc));
+        }
+        let _ = fs::write(format!("{out}.threads"), threads);
+    }
+    let hwm = if phase == "after_idle" {
+        format!(" hwm_kib={}", status_kib(pid, "VmHWM"))
+    } else {
+        String::new()
+    };
+    format!(
+        "{phase}_kib={} {phase}_anon_kib={} {phase}_file_kib={}{hwm}",
+        status_kib(pid, "VmRSS"),
+        status_kib(pid, "RssAnon"),
+        status_kib(pid, "RssFile"),
+    )
+}
+
 fn run(dumps: u32, mib: u64, spikes: u32, idle: Duration) -> Result<String, String> {
     let monitor = path_from(
         "MEMORY_MONITOR_RELEASE",
@@ -187,6 +222,11 @@ fn run(dumps: u32, mib: u64, spikes: u32, idle: Duration) -> Result<String, Stri
     kids.0.push(target);
     let metrics_port = free_port()?;
     let hooks = |p: &str| format!("http://127.0.0.1:{hook_port}{p}");
+    // IDLE_RSS_LOG=<path>: the monitor's log lines go there.
+    let log = match std::env::var_os("IDLE_RSS_LOG") {
+        Some(p) => Stdio::from(fs::File::create(p).map_err(|e| format!("IDLE_RSS_LOG: {e}"))?),
+        None => Stdio::null(),
+    };
     let mon = Command::new(&monitor)
         .env_clear()
         .envs([
@@ -217,7 +257,7 @@ fn run(dumps: u32, mib: u64, spikes: u32, idle: Duration) -> Result<String, Stri
             ("METRICS_ADDR", &format!("127.0.0.1:{metrics_port}")),
         ])
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(log)
         .spawn()
         .map_err(|e| format!("monitor: {e}"))?;
     let mon_pid = mon.id();
@@ -225,6 +265,7 @@ fn run(dumps: u32, mib: u64, spikes: u32, idle: Duration) -> Result<String, Stri
     let start = Instant::now();
     // Window full and baseline taken, then one spike after another.
     sleep(Duration::from_secs(5));
+    let before = reading(mon_pid, "before");
     for _ in 0..spikes {
         let _ = Command::new("kill")
             .args(["-USR1", &target_pid.to_string()])
@@ -243,32 +284,15 @@ fn run(dumps: u32, mib: u64, spikes: u32, idle: Duration) -> Result<String, Stri
     }
     let uploaded = fs::read_dir(s3root.join("dumps/rss")).map_or(0, |d| d.count());
     let scraped: usize = (0..5).map(|_| scrape(metrics_port)).sum();
+    let after_work = reading(mon_pid, "after_work");
     sleep(idle);
     let busy = start.elapsed().as_secs();
-    if let Some(out) = std::env::var_os("IDLE_RSS_SMAPS") {
-        let _ = fs::copy(format!("/proc/{mon_pid}/smaps"), &out);
-        // Which thread's stack is which: `syscall` ends with the stack pointer.
-        let mut threads = String::new();
-        for t in fs::read_dir(format!("/proc/{mon_pid}/task"))
-            .into_iter()
-            .flatten()
-            .flatten()
-        {
-            let p = t.path();
-            let comm = fs::read_to_string(p.join("comm")).unwrap_or_default();
-            let sc = fs::read_to_string(p.join("syscall")).unwrap_or_default();
-            threads.push_str(&format!("{} {}", comm.trim(), sc));
-        }
-        let _ = fs::write(Path::new(&out).with_extension("threads"), threads);
-    }
+    let after_idle = reading(mon_pid, "after_idle");
     let figures = format!(
-        "idle_rss_kib={} hwm_kib={} rss_anon_kib={} rss_file_kib={} uploaded_objects={uploaded} \
-         alerts={} scraped_bytes={scraped} seconds={busy} (dumps={dumps}x{mib}MiB spikes={spikes})",
-        status_kib(mon_pid, "VmRSS"),
-        status_kib(mon_pid, "VmHWM"),
-        status_kib(mon_pid, "RssAnon"),
-        status_kib(mon_pid, "RssFile"),
+        "{after_idle} {before} {after_work} uploaded_objects={uploaded} alerts={} \
+         scraped_bytes={scraped} seconds={busy} (dumps={dumps}x{mib}MiB spikes={spikes} idle={}s)",
         alerts(),
+        idle.as_secs(),
     );
     drop(kids);
     let _ = fs::remove_dir_all(&work);

@@ -218,6 +218,7 @@ impl Worker {
 
     /// One PUT, with a second one at once if S3 found our clock skewed.
     fn put(&mut self, p: &Pending, key: &str) -> Result<u64, Failure> {
+        let _busy = crate::io::burst::Busy::start();
         let creds = self
             .parts
             .creds
