@@ -3,7 +3,11 @@
 //! spikes of a real jemalloc target (capture, spool, upload), sends their
 //! alerts to a Slack stand-in and a Standard Webhooks receiver
 //! (tests/common/hook_server.py), serves a few `/metrics` scrapes, then sits
-//! idle; the figures are read from `/proc/<monitor>/status`.
+//! idle; the figures are read from `/proc/<monitor>/status` three times:
+//! `started` (5 s in: start-up and the seeded uploads done, no spike yet),
+//! `after_work` (right after the last alert and the scrapes) and
+//! `after_idle` (`idle_secs` later, with one more scrape halfway: the
+//! figure the budget is about).
 //!
 //! ```text
 //! idle_rss [dumps] [dump_mib] [spikes] [idle_secs]     default: 3 50 2 10
@@ -100,7 +104,7 @@ fn scrape(port: u16) -> usize {
         return 0;
     };
     let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
-    let _ = s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+    let _ = s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
     let mut out = Vec::new();
     let _ = s.read_to_end(&mut out);
     out.len()
@@ -265,31 +269,42 @@ fn run(dumps: u32, mib: u64, spikes: u32, idle: Duration) -> Result<String, Stri
     let start = Instant::now();
     // Window full and baseline taken, then one spike after another.
     sleep(Duration::from_secs(5));
-    let before = reading(mon_pid, "before");
-    for _ in 0..spikes {
-        let _ = Command::new("kill")
-            .args(["-USR1", &target_pid.to_string()])
-            .status();
-        sleep(Duration::from_secs(4));
-        let _ = Command::new("kill")
-            .args(["-USR2", &target_pid.to_string()])
-            .status();
-        // Back to the base, then past the spike cooldown (window x interval).
-        sleep(Duration::from_secs(4));
-    }
+    let started = reading(mon_pid, "started");
     let alerts = || fs::read_to_string(work.join("hooks.jsonl")).map_or(0, |t| t.lines().count());
+    let kill = |sig: &str| {
+        let _ = Command::new("kill")
+            .args([sig, &target_pid.to_string()])
+            .status();
+    };
     let until = Instant::now() + Duration::from_secs(600);
-    while (spooled_files(&spool) > 0 || alerts() < 2 * spikes as usize) && Instant::now() < until {
-        sleep(Duration::from_millis(200));
+    let (mut uploaded, mut scraped, mut after_work) = (0, 0, String::new());
+    for i in 1..=spikes as usize {
+        kill("-USR1");
+        // Caught, captured, uploaded, both alerts out.
+        while (spooled_files(&spool) > 0 || alerts() < 2 * i) && Instant::now() < until {
+            sleep(Duration::from_millis(200));
+        }
+        if i == spikes as usize {
+            uploaded = fs::read_dir(s3root.join("dumps/rss")).map_or(0, |d| d.count());
+            scraped = (0..5).map(|_| scrape(metrics_port)).sum();
+            // Right after the work, before the monitor's quiet spell ends.
+            after_work = reading(mon_pid, "after_work");
+        }
+        kill("-USR2");
+        if i < spikes as usize {
+            // Back to the base, then past the spike cooldown (window x interval).
+            sleep(Duration::from_secs(4));
+        }
     }
-    let uploaded = fs::read_dir(s3root.join("dumps/rss")).map_or(0, |d| d.count());
-    let scraped: usize = (0..5).map(|_| scrape(metrics_port)).sum();
-    let after_work = reading(mon_pid, "after_work");
-    sleep(idle);
+    // Idle, as in production: ticks, and Prometheus scraping now and then
+    // (its code is part of the idle working set).
+    sleep(idle / 2);
+    scraped += scrape(metrics_port);
+    sleep(idle - idle / 2);
     let busy = start.elapsed().as_secs();
     let after_idle = reading(mon_pid, "after_idle");
     let figures = format!(
-        "{after_idle} {before} {after_work} uploaded_objects={uploaded} alerts={} \
+        "{after_idle} {started} {after_work} uploaded_objects={uploaded} alerts={} \
          scraped_bytes={scraped} seconds={busy} (dumps={dumps}x{mib}MiB spikes={spikes} idle={}s)",
         alerts(),
         idle.as_secs(),
