@@ -9,46 +9,17 @@
 //! tick_allocs [pid] [ticks]   default: this process, 10000 ticks
 //! ```
 
-// A counting `#[global_allocator]` cannot be written without `unsafe impl`;
-// this bench-only example is the one place outside `sys` that needs it.
-#![allow(unsafe_code)]
-
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use memory_monitor::config::{self, Source};
 use memory_monitor::run::Monitor;
 
-struct Counting;
-
-static ALLOCS: AtomicU64 = AtomicU64::new(0);
-static ALLOC_BYTES: AtomicU64 = AtomicU64::new(0);
-
-// SAFETY: every method forwards to the system allocator with the caller's
-// arguments unchanged; the counters do not touch the memory.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        ALLOC_BYTES.fetch_add(layout.size() as u64, Ordering::Relaxed);
-        // SAFETY: same contract as our caller's (non-zero-size layout).
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` came from `System` through `alloc`/`realloc` above.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        ALLOC_BYTES.fetch_add(new_size as u64, Ordering::Relaxed);
-        // SAFETY: `ptr` came from `System`; same contract as our caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
+#[path = "../tests/common/counting_alloc.rs"]
+mod counting_alloc;
 
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: counting_alloc::Counting = counting_alloc::Counting;
 
 const WINDOW: usize = 60;
 const TICK: Duration = Duration::from_millis(20);
@@ -107,16 +78,16 @@ fn measure(pid: u32, ticks: u64) -> Result<(), String> {
     if monitor.watching() != 1 {
         return Err(format!("pid {pid}: not watched after the warm-up"));
     }
-    let allocs_before = ALLOCS.load(Ordering::SeqCst);
-    let bytes_before = ALLOC_BYTES.load(Ordering::SeqCst);
+    let allocs_before = counting_alloc::allocations();
+    let bytes_before = counting_alloc::allocated_bytes();
     let start = Instant::now();
     for _ in 0..ticks {
         now += TICK;
         monitor.step(now, &mut buf);
     }
     let elapsed = start.elapsed();
-    let allocs = ALLOCS.load(Ordering::SeqCst) - allocs_before;
-    let bytes = ALLOC_BYTES.load(Ordering::SeqCst) - bytes_before;
+    let allocs = counting_alloc::allocations() - allocs_before;
+    let bytes = counting_alloc::allocated_bytes() - bytes_before;
     println!(
         "tick_allocs ticks={ticks} allocations={allocs} allocated_bytes={bytes} watching={} ns_per_tick={}",
         monitor.watching(),

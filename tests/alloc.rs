@@ -3,42 +3,17 @@
 //! outcomes, status pread + scan, the target's lifecycle, window push,
 //! percentiles, detect) against a real process.
 
-// A global allocator is an unsafe trait: this test file is the one place outside `sys`
-// that needs it, and only delegates to `System`.
-#![allow(unsafe_code)]
-
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use memory_monitor::config::{self, Source};
 use memory_monitor::core::window::CAPACITY;
 use memory_monitor::run::Monitor;
 
-struct Counting;
-
-static ALLOCS: AtomicU64 = AtomicU64::new(0);
-
-// SAFETY: delegates to the system allocator unchanged; only counts calls.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: same contract as our caller's.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as our caller's.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: same contract as our caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
+#[path = "common/counting_alloc.rs"]
+mod counting_alloc;
 
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: counting_alloc::Counting = counting_alloc::Counting;
 
 /// A monitor on `pid` with the given window, no spool (dumps are
 /// impossible, handled at once), no delay and no settle.
@@ -114,11 +89,11 @@ fn a_steady_state_tick_allocates_nothing() {
             m.step(at(i), &mut buf);
         }
         assert_eq!(m.watching(), 1, "the target is watched");
-        let before = ALLOCS.load(Ordering::SeqCst);
+        let before = counting_alloc::allocations();
         for i in 0..2_000u64 {
             m.step(at(warm_up + i), &mut buf);
         }
-        let after = ALLOCS.load(Ordering::SeqCst);
+        let after = counting_alloc::allocations();
         assert_eq!(
             after - before,
             0,
@@ -151,15 +126,15 @@ fn ticks_between_rescans_allocate_nothing() {
         m.step(at(i), &mut buf);
     }
     assert_eq!(m.watching(), 1);
-    let before = ALLOCS.load(Ordering::SeqCst);
+    let before = counting_alloc::allocations();
     // 70 ms .. 29.9 s: no rescan is due.
     for i in 0..2_000u64 {
         m.step(at(70 + i * 14), &mut buf);
     }
-    assert_eq!(ALLOCS.load(Ordering::SeqCst) - before, 0, "between rescans");
-    let before = ALLOCS.load(Ordering::SeqCst);
+    assert_eq!(counting_alloc::allocations() - before, 0, "between rescans");
+    let before = counting_alloc::allocations();
     m.step(at(30_000), &mut buf);
-    assert!(ALLOCS.load(Ordering::SeqCst) > before, "the rescan ran");
+    assert!(counting_alloc::allocations() > before, "the rescan ran");
     assert_eq!(m.watching(), 1, "found again, not tracked twice");
     let _ = child.kill();
     let _ = child.wait();

@@ -2,44 +2,20 @@
 //! open files (stat included), the rules and the metric choice, proven with
 //! a counting global allocator on this machine's real cgroup.
 
-// A global allocator is an unsafe trait: only counts and delegates to `System`.
-#![allow(unsafe_code)]
-
 #[path = "common/cgroup.rs"]
 mod cgroup_util;
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use memory_monitor::core::cgroup_rules::{select, Metric, RuleConfig, Rules};
 use memory_monitor::core::status::StatusSample;
 use memory_monitor::io::cgroup::{locate, CgroupFiles, Roots};
 
-struct Counting;
-
-static ALLOCS: AtomicU64 = AtomicU64::new(0);
-
-// SAFETY: delegates to the system allocator unchanged; only counts calls.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: same contract as our caller's.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as our caller's.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: same contract as our caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
+#[path = "common/counting_alloc.rs"]
+mod counting_alloc;
 
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: counting_alloc::Counting = counting_alloc::Counting;
 
 #[test]
 fn reading_the_cgroup_and_running_the_rules_allocates_nothing() {
@@ -65,7 +41,7 @@ fn reading_the_cgroup_and_running_the_rules_allocates_nothing() {
         ..StatusSample::default()
     };
     let t0 = Instant::now();
-    let before = ALLOCS.load(Ordering::Relaxed);
+    let before = counting_alloc::allocations();
     let mut reads = 0;
     for tick in 0..2000u64 {
         // 10 ticks a second: the files are read on every tenth.
@@ -79,7 +55,7 @@ fn reading_the_cgroup_and_running_the_rules_allocates_nothing() {
         let bytes = select(Metric::CgroupWorkingSet, &status, Some(&r)).unwrap_or(0);
         let _ = rules.pre_oom(bytes, r.limit);
     }
-    let allocs = ALLOCS.load(Ordering::Relaxed) - before;
+    let allocs = counting_alloc::allocations() - before;
     let _ = child.kill();
     let _ = child.wait();
     assert_eq!(allocs, 0, "allocations in 2000 ticks");

@@ -2,11 +2,6 @@
 //! heartbeat, per-target gauges, window percentiles once a second) still
 //! allocates nothing; a scrape may, in its own thread.
 
-// A global allocator is an unsafe trait; it only delegates to `System`.
-#![allow(unsafe_code)]
-
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -14,41 +9,11 @@ use memory_monitor::config::{self, Source};
 use memory_monitor::core::metrics::{ProcessStats, Registry};
 use memory_monitor::run::{Monitor, Telling};
 
-struct Counting;
-
-static ALLOCS: AtomicU64 = AtomicU64::new(0);
-
-thread_local! {
-    /// Only the loop's thread is measured (the harness has threads of its own).
-    static MEASURED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-}
-
-fn count() {
-    if MEASURED.with(std::cell::Cell::get) {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-    }
-}
-
-// SAFETY: delegates to the system allocator unchanged; only counts calls.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count();
-        // SAFETY: same contract as our caller's.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as our caller's.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        count();
-        // SAFETY: same contract as our caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
+#[path = "common/counting_alloc.rs"]
+mod counting_alloc;
 
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: counting_alloc::Counting = counting_alloc::Counting;
 
 #[test]
 fn a_steady_state_tick_with_metrics_allocates_nothing() {
@@ -85,13 +50,11 @@ fn a_steady_state_tick_with_metrics_allocates_nothing() {
         m.step(at(i), &mut buf);
     }
     assert_eq!(m.watching(), 1);
-    MEASURED.with(|m| m.set(true));
-    let before = ALLOCS.load(Ordering::SeqCst);
+    let before = counting_alloc::allocations();
     for i in 70..2_070u64 {
         m.step(at(i), &mut buf);
     }
-    MEASURED.with(|m| m.set(false));
-    let after = ALLOCS.load(Ordering::SeqCst);
+    let after = counting_alloc::allocations();
     assert_eq!(
         after - before,
         0,

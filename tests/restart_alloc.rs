@@ -2,11 +2,6 @@
 //! the budget, and the pidfd liveness check and send, counted by a global
 //! allocator.
 
-// A global allocator is an unsafe trait: it only delegates to `System`.
-#![allow(unsafe_code)]
-
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use memory_monitor::core::event::Kind;
@@ -15,30 +10,11 @@ use memory_monitor::core::restart::{
 };
 use memory_monitor::io::pidfd::PidFd;
 
-struct Counting;
-
-static ALLOCS: AtomicU64 = AtomicU64::new(0);
-
-// SAFETY: delegates to the system allocator unchanged; only counts calls.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: same contract as our caller's.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as our caller's.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: same contract as our caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
+#[path = "common/counting_alloc.rs"]
+mod counting_alloc;
 
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: counting_alloc::Counting = counting_alloc::Counting;
 
 #[test]
 fn sequence_steps_and_pidfd_checks_allocate_nothing() {
@@ -57,7 +33,7 @@ fn sequence_steps_and_pidfd_checks_allocate_nothing() {
     let mut budget = Budget::new();
     let t0 = Instant::now();
 
-    let before = ALLOCS.load(Ordering::Relaxed);
+    let before = counting_alloc::allocations();
     let mut sent = 0u32;
     let mut reports = 0u32;
     for round in 0..70u64 {
@@ -81,7 +57,7 @@ fn sequence_steps_and_pidfd_checks_allocate_nothing() {
         let _ = seq.exited();
         let _ = seq.abandon();
     }
-    let allocs = ALLOCS.load(Ordering::Relaxed) - before;
+    let allocs = counting_alloc::allocations() - before;
 
     child.kill().unwrap();
     child.wait().unwrap();

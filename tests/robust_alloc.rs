@@ -3,44 +3,20 @@
 //! allocator over whole traces of the suite: settling, fits, events,
 //! handled dumps and restarts included.
 
-// A global allocator is an unsafe trait: this test only counts and delegates to `System`.
-#![allow(unsafe_code)]
-
 #[path = "traces/suite.rs"]
 mod suite;
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use memory_monitor::core::detector::Params;
 use memory_monitor::core::detectors::{DetectParams, Detection, Detectors};
 use memory_monitor::core::trend_rules::{Rate, TrendParams};
 
-struct Counting;
-
-static ALLOCS: AtomicU64 = AtomicU64::new(0);
-
-// SAFETY: delegates to the system allocator unchanged; only counts calls.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: same contract as our caller's.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as our caller's.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: same contract as our caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
+#[path = "common/counting_alloc.rs"]
+mod counting_alloc;
 
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: counting_alloc::Counting = counting_alloc::Counting;
 
 fn params(detection: Detection, threshold: u64, limit: u64) -> DetectParams {
     let cooldown = Duration::from_secs(600);
@@ -82,7 +58,7 @@ fn no_allocation_per_sample_in_either_detector() {
         for detection in [Detection::Compat, Detection::Robust] {
             let mut d = Box::new(Detectors::new(params(detection, threshold, 2 << 30)));
             let (mut events, mut dumps) = (0u32, 0u32);
-            let before = ALLOCS.load(Ordering::Relaxed);
+            let before = counting_alloc::allocations();
             for &(now, bytes) in &rows {
                 let Some(bytes) = bytes else {
                     d.reset();
@@ -98,7 +74,7 @@ fn no_allocation_per_sample_in_either_detector() {
                     let _ = d.holds(e.kind);
                 }
             }
-            let allocs = ALLOCS.load(Ordering::Relaxed) - before;
+            let allocs = counting_alloc::allocations() - before;
             assert_eq!(allocs, 0, "{name} {detection:?}: {allocs} allocations");
             assert!(events > 0, "{name} {detection:?}: nothing happened");
             // Robust's point: a quiet service with restarts takes no dump.

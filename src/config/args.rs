@@ -162,6 +162,11 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
         "bound on one whole dump, however slowly it arrives (default 10m)",
     ),
     (
+        "TARGET_MISSING_AFTER",
+        "--target-missing-after",
+        "alert when no target has been found for this long (default 10m, 0 = off)",
+    ),
+    (
         "DUMP_RETRIES",
         "--dump-retries",
         "retries of a failed capture, after 2s, 4s, 8s... while the event lasts (default 3)",

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::core::detectors::DetectParams;
+use crate::core::event::Kind;
 use crate::core::lifecycle;
 use crate::core::notify::{channel_for, Secret};
 use crate::core::restart::RestartConfig;
@@ -14,6 +15,7 @@ use crate::core::units;
 
 mod args;
 mod bounds;
+mod describe;
 mod detect;
 mod explain;
 mod reader;
@@ -21,10 +23,10 @@ mod restart;
 
 pub use args::{parse_args, Command, Source, SETTINGS};
 pub use bounds::{longest_key_bytes, DURATION_MAX, KEY_MAX_BYTES, PUT_MAX_BYTES};
+pub use describe::describe;
 pub use detect::{detect_config, DetectConfig};
 pub use explain::{explain_config, ExplainConfig};
 
-use args::SECRETS;
 use reader::{bool_value, http_url, positive_duration, socket_addr, Reader};
 
 /// How the target is found.
@@ -60,9 +62,9 @@ pub struct CaptureConfig {
 /// The durable on-disk spool.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SpoolConfig {
-    /// SPOOL_DIR, default `/tmp/memory-monitor-spool`.
+    /// SPOOL_DIR, default `/tmp/memory-monitor/spool`.
     pub dir: PathBuf,
-    /// SPOOL_MAX_BYTES, default 10 GiB.
+    /// SPOOL_MAX_BYTES, default 5 GiB.
     pub max_bytes: u64,
 }
 
@@ -120,6 +122,8 @@ pub struct Config {
     pub explain: ExplainConfig,
     /// RESTART_SIGNALS and friends; `None` = never restart (the default).
     pub restart: Option<RestartConfig>,
+    /// TARGET_MISSING_AFTER (default 10 min); `None` = `0` or disabled.
+    pub target_missing_after: Option<Duration>,
 }
 
 /// The first wait before a failed capture is retried; doubled each time.
@@ -342,6 +346,12 @@ pub fn parse(src: &Source<'_>, hostname: &str) -> Result<Config, Vec<ConfigError
         .unwrap_or(3);
     let explain = explain::read(&mut r);
     let restart = restart::restart(&mut r);
+    let target_missing_after = r
+        .parsed("TARGET_MISSING_AFTER", bounds::duration)
+        .unwrap_or(Duration::from_secs(600));
+    let target_missing_after = (!target_missing_after.is_zero()
+        && explain.enabled(Kind::TargetMissing))
+    .then_some(target_missing_after);
     match (target, detect, initial_delay, r.errors.is_empty()) {
         (Some(target), Some(detect), Some(initial_delay), true) => Ok(Config {
             target,
@@ -358,6 +368,7 @@ pub fn parse(src: &Source<'_>, hostname: &str) -> Result<Config, Vec<ConfigError
             dump_retries,
             explain,
             restart,
+            target_missing_after,
         }),
         _ => Err(r.errors),
     }
@@ -387,57 +398,6 @@ fn key_fits(r: &mut Reader<'_, '_>, prefix: &str, pod: &str) {
             longest - prefix.len() - pod.len()
         ),
     );
-}
-
-/// `check-config`: the effective value of every setting, secrets redacted.
-pub fn describe(src: &Source<'_>, config: &Config) -> String {
-    let mut out = String::new();
-    for (var, _, _) in SETTINGS {
-        let value = match src.get(var) {
-            Some(_) if SECRETS.contains(var) => "<redacted>".to_string(),
-            Some(v) => v,
-            None => "(unset)".to_string(),
-        };
-        out.push_str(&format!("{var}={value}\n"));
-    }
-    let d = &config.detect;
-    let target = match &config.target {
-        TargetSpec::Name(n) => format!("name {n:?}"),
-        TargetSpec::Pid(p) => format!("pid {p}"),
-        TargetSpec::PidFile(f) => format!("pidfile {}", f.display()),
-    };
-    let store = match &config.s3 {
-        Some(s3) => format!("s3://{}/{} (region {})", s3.bucket, s3.prefix, s3.region),
-        None => format!("local spool only ({})", config.spool.dir.display()),
-    };
-    out.push_str(&format!(
-        "# effective: target {target}; every {:?}; window {} samples; slow leak > baseline + {} B; \
-         spike > P95 x {}; spike cooldown {:?}; slow-leak cooldown {:?}; pod {:?}; dumps to {store}; \
-         slack channel {}{}\n",
-        d.interval,
-        d.window_size,
-        d.threshold_bytes,
-        d.spike_multiplier_micros as f64 / 1e6,
-        d.interval.saturating_mul(u32::try_from(d.window_size).unwrap_or(u32::MAX)),
-        d.dump_cooldown,
-        config.pod_name,
-        config.notify.slack_channel,
-        if config.notify.slack_token.is_some() { "" } else { " (no SLACK_API_TOKEN: not sent)" },
-    ));
-    out.push_str(&detect::describe(d, config.explain.memory_limit));
-    let n = &config.notify;
-    let on = |b: bool| if b { "on" } else { "off" };
-    out.push_str(&format!(
-        "# notify: slack bot {} ({}), slack webhook {}, webhook {}; metrics {}\n",
-        on(n.slack_token.is_some()),
-        n.slack_api_url,
-        on(n.slack_webhook_url.is_some()),
-        on(n.webhook_url.is_some()),
-        n.metrics_addr
-            .map_or_else(|| "off".to_string(), |a| format!("on {a}")),
-    ));
-    out.push_str(&restart::describe(config.restart.as_ref()));
-    out
 }
 
 #[cfg(test)]

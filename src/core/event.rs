@@ -27,6 +27,7 @@ pub enum Kind {
     DumpFailed,
     DumpQuarantined,
     SpoolFull,
+    UploadsBlocked,
     TargetMissing,
     Restart,
     TargetFound,
@@ -34,7 +35,7 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 20] = [
+    pub const ALL: [Kind; 21] = [
         Kind::Baseline,
         Kind::Spike,
         Kind::SlowLeak,
@@ -51,6 +52,7 @@ impl Kind {
         Kind::DumpFailed,
         Kind::DumpQuarantined,
         Kind::SpoolFull,
+        Kind::UploadsBlocked,
         Kind::TargetMissing,
         Kind::Restart,
         Kind::TargetFound,
@@ -76,6 +78,7 @@ impl Kind {
             Kind::DumpFailed => "dump-failed",
             Kind::DumpQuarantined => "dump-quarantined",
             Kind::SpoolFull => "spool-full",
+            Kind::UploadsBlocked => "uploads-blocked",
             Kind::TargetMissing => "target-missing",
             Kind::Restart => "restart",
             Kind::TargetFound => "target-found",
@@ -107,6 +110,7 @@ impl Kind {
             Kind::DumpFailed => "memory.dump_failed",
             Kind::DumpQuarantined => "memory.dump_quarantined",
             Kind::SpoolFull => "memory.spool_full",
+            Kind::UploadsBlocked => "memory.uploads_blocked",
             Kind::TargetMissing => "memory.target_missing",
             Kind::Restart => "memory.restart",
             Kind::TargetFound => "memory.target_found",

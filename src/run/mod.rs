@@ -16,6 +16,7 @@ use std::time::{Duration, Instant, SystemTime};
 use crate::capture::{Done, Job, Refused, Spooled, Worker};
 use crate::config::{Config, TargetSpec};
 use crate::core::event::{CaptureFailure, CaptureOutcome, CgroupView, Kind};
+use crate::core::lifecycle::missing::Missing;
 use crate::core::lifecycle::pairing::Pairing;
 use crate::core::lifecycle::rescan::Rescan;
 use crate::core::lifecycle::{self, Action, Capture, Lifecycle, Phase, Tick};
@@ -68,6 +69,7 @@ pub struct Monitor {
     targets: Vec<Target>,
     capture: Option<Worker>,
     waiting_logged: bool,
+    missing: Missing,
     rescan: Rescan,
     pairing: Pairing,
     lost: usize,
@@ -110,6 +112,7 @@ impl Monitor {
             targets: Vec::new(),
             capture,
             waiting_logged: false,
+            missing: Missing::default(),
             rescan: Rescan::new(periodic),
             pairing: Pairing::new(),
             lost: 0,
@@ -181,6 +184,12 @@ impl Monitor {
         }
         self.tick(now, buf);
         self.restart_steps(now);
+        let tracked = !self.targets.is_empty();
+        let after = self.config.target_missing_after;
+        if let Some(missing) = self.missing.check(now, tracked, after) {
+            let spec = report::spec_text(&self.config.target);
+            self.tell.missing(&spec, missing);
+        }
     }
 
     /// Restart sequences' steps that are due.

@@ -13,7 +13,9 @@ use super::Target;
 use crate::capture::Spooled;
 use crate::config::Config;
 use crate::core::cgroup_rules::Reading;
-use crate::core::event::{CaptureFailure, CaptureOutcome, CgroupView, DumpRef, Kind, Report};
+use crate::core::event::{
+    CaptureFailure, CaptureOutcome, CgroupView, DumpRef, Kind, Report, VerdictCode,
+};
 use crate::core::explain::{self, Inputs};
 use crate::core::lifecycle::Note;
 use crate::core::metrics::{DumpResult, Registry};
@@ -51,6 +53,8 @@ pub struct Telling {
     waiting: Vec<Waiting>,
     /// The uploader's notices (quarantined dumps).
     notices: Option<Receiver<Notice>>,
+    /// `spool-full` was told and no dump has been spooled since.
+    spool_full_told: bool,
 }
 
 impl Telling {
@@ -119,6 +123,7 @@ impl Telling {
             s3,
             waiting: Vec::new(),
             notices: None,
+            spool_full_told: false,
         }
     }
 
@@ -129,10 +134,7 @@ impl Telling {
             r.beat(now, waiting);
         }
         while let Some(n) = self.notices.as_ref().and_then(|rx| rx.try_recv().ok()) {
-            let unix_ms = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
-            if let Some(report) = n.report(unix_ms) {
+            if let Some(report) = n.report(unix_ms_now()) {
                 self.forward(report);
             }
         }
@@ -272,11 +274,20 @@ impl Telling {
     /// A capture's outcome (also for an event that is not notified).
     pub(super) fn captured(
         &mut self,
-        t: &Target,
+        t: &mut Target,
         kind: Kind,
         outcome: CaptureOutcome,
         spooled: Option<&Spooled>,
     ) {
+        match outcome {
+            CaptureOutcome::Failed(CaptureFailure::SpoolFull) if !self.spool_full_told => {
+                // Told once until a dump fits again; the capture is retried.
+                self.spool_full_told = true;
+                self.spool_full(t, kind);
+            }
+            CaptureOutcome::Spooled => self.spool_full_told = false,
+            _ => {}
+        }
         if let Some(r) = &self.registry {
             match outcome {
                 CaptureOutcome::Spooled => r.dump(DumpResult::Spooled),
@@ -322,6 +333,47 @@ impl Telling {
         self.send(report);
     }
 
+    /// The spool refused a dump: nothing captured is deleted to make room.
+    fn spool_full(&mut self, t: &mut Target, kind: Kind) {
+        log::error(
+            Kind::SpoolFull.as_str(),
+            &[("target", &t.name), ("pid", &t.inc.pid), ("event", &kind)],
+        );
+        let bytes = t.life.last().and_then(|s| s.rss_anon).unwrap_or(0);
+        let mut report = self.report(t, &Note::new(Kind::SpoolFull, bytes));
+        report.detail = Some(format!(
+            "the {kind} dump does not fit in the spool (SPOOL_MAX_BYTES); undelivered dumps are kept, new ones refused until some are delivered"
+        ));
+        self.forward(report);
+    }
+
+    /// No target for TARGET_MISSING_AFTER (`target-missing`).
+    pub(super) fn missing(&mut self, target: &str, missing: Duration) {
+        let secs = missing.as_secs();
+        log::warn(
+            Kind::TargetMissing.as_str(),
+            &[("target", &target), ("missing_secs", &secs)],
+        );
+        self.send(Report {
+            kind: Kind::TargetMissing,
+            target: target.to_string(),
+            pid: 0,
+            unix_ms: unix_ms_now(),
+            bytes: 0,
+            baseline_bytes: None,
+            p50_bytes: None,
+            p95_bytes: None,
+            now: StatusSample::default(),
+            at_baseline: None,
+            cgroup: None,
+            heap: None,
+            verdict: String::new(),
+            verdict_code: VerdictCode::Unknown,
+            dump: None,
+            detail: Some(format!("no process matching {target} for {secs} s")),
+        });
+    }
+
     fn report(&self, t: &mut Target, note: &Note) -> Report {
         let now = t.life.last().unwrap_or_default();
         let base = t.life.at_baseline();
@@ -337,9 +389,7 @@ impl Telling {
             kind: note.kind,
             target: t.name.clone(),
             pid: t.inc.pid,
-            unix_ms: SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+            unix_ms: unix_ms_now(),
             bytes: note.bytes,
             baseline_bytes: note.baseline,
             p50_bytes: note.p50,
@@ -367,6 +417,12 @@ impl Telling {
             n.finish(NOTIFY_GRACE);
         }
     }
+}
+
+fn unix_ms_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 fn dump_ref(outcome: CaptureOutcome, spooled: Option<&Spooled>) -> DumpRef {

@@ -44,6 +44,7 @@ use crate::core::event::{CaptureFailure, CaptureOutcome, Kind};
 use crate::core::status::StatusSample;
 
 mod action;
+pub mod missing;
 pub mod pairing;
 pub mod rescan;
 mod rules;

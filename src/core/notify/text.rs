@@ -26,6 +26,7 @@ pub fn title(kind: Kind) -> &'static str {
         Kind::DumpFailed => "heap dump failed after every retry",
         Kind::DumpQuarantined => "dump quarantined: the store refused it for good",
         Kind::SpoolFull => "spool full: dump refused",
+        Kind::UploadsBlocked => "uploads blocked: S3 refuses every dump for now",
         Kind::TargetMissing => "target missing",
         Kind::Restart => "target restarted",
         Kind::TargetFound => "target found",

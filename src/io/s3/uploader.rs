@@ -26,7 +26,6 @@
 use std::collections::VecDeque;
 use std::fmt;
 use std::io;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
@@ -36,12 +35,14 @@ use std::time::{Duration, Instant};
 use super::credentials::Provide;
 use super::put::{Client, ClientError, Timeouts};
 use crate::config::S3Config;
-use crate::core::event::{CaptureOutcome, DumpRef, Kind, Report};
 use crate::core::hex::push_percent;
 use crate::io::spool::{Meta, Spool};
 
 mod attempt;
+mod notice;
 mod worker;
+
+pub use notice::Notice;
 
 /// The spool is rescanned this often even without a wake.
 pub const IDLE_RESCAN: Duration = Duration::from_secs(60);
@@ -123,75 +124,6 @@ pub struct Counts {
     /// Dumps left in place at the last pass: their key is not under
     /// `S3_PATH_PREFIX`.
     pub skipped: u64,
-}
-
-/// Something people should hear about; take them with
-/// [`Uploader::take_notices`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Notice {
-    /// S3 refused this dump for good; it waits in the quarantine folder.
-    Quarantined {
-        key: String,
-        /// `s3://bucket/key`.
-        uri: String,
-        /// Where it is kept now.
-        file: PathBuf,
-        meta: Box<Meta>,
-        /// S3's status, code and message (empty when S3 did not answer).
-        status: u16,
-        code: String,
-        message: String,
-    },
-    /// Nothing can be uploaded for now (sent once per episode): the bucket
-    /// refuses everything, the credentials are refused, or S3 is out of
-    /// reach. No event of NAMES.md is this; a notifier may alert on it.
-    Blocked { why: String },
-}
-
-impl Notice {
-    /// The `dump-quarantined` event for notifiers; `None` for
-    /// [`Notice::Blocked`].
-    pub fn report(&self, unix_ms: u64) -> Option<Report> {
-        let Notice::Quarantined {
-            key,
-            uri,
-            file,
-            meta,
-            status,
-            code,
-            message,
-        } = self
-        else {
-            return None;
-        };
-        Some(Report {
-            kind: Kind::DumpQuarantined,
-            target: meta.target.clone(),
-            pid: meta.pid,
-            unix_ms,
-            bytes: meta.rss_anon_bytes.unwrap_or(0),
-            baseline_bytes: meta.baseline_bytes,
-            p50_bytes: None,
-            p95_bytes: None,
-            now: Default::default(),
-            at_baseline: None,
-            cgroup: None,
-            heap: None,
-            verdict: String::new(),
-            verdict_code: Default::default(),
-            dump: Some(DumpRef {
-                outcome: CaptureOutcome::Spooled,
-                key: Some(key.clone()),
-                uri: Some(uri.clone()),
-                console_url: None,
-                path: Some(file.display().to_string()),
-            }),
-            detail: Some(format!(
-                "S3 refused the {} dump for good ({status} {code}: {message}); kept in quarantine, retried hourly",
-                meta.reason
-            )),
-        })
-    }
 }
 
 /// Wakes the uploader (cheap to clone; call after a dump is committed).
