@@ -47,7 +47,7 @@ test: build demo-target
     just fuzz-smoke 3
 
 # The benchmark programs, in the order `just bench` runs them (examples/bench_*.rs; knobs at the top of each).
-benches := "bench_size tick_allocs bench_tick_cpu bench_syscalls bench_rss bench_capture bench_s3"
+benches := "bench_size tick_allocs bench_tick_cpu bench_syscalls bench_rss idle_rss bench_capture bench_s3"
 
 # Benchmarks that print figures: binary size, allocations, tick CPU, syscalls, idle RSS, capture, S3 upload.
 # `just bench bench_tick_cpu` runs one; knobs are env vars, e.g. BENCH_ROUNDS=2 BENCH_DUMP_MIB=64.

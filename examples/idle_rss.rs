@@ -3,7 +3,11 @@
 //! spikes of a real jemalloc target (capture, spool, upload), sends their
 //! alerts to a Slack stand-in and a Standard Webhooks receiver
 //! (tests/common/hook_server.py), serves a few `/metrics` scrapes, then sits
-//! idle; the figures are read from `/proc/<monitor>/status`.
+//! idle; the figures are read from `/proc/<monitor>/status` three times:
+//! `started` (5 s in: start-up and the seeded uploads done, no spike yet),
+//! `after_work` (right after the last alert and the scrapes) and
+//! `after_idle` (`idle_secs` later, with one more scrape halfway: the
+//! figure the budget is about).
 //!
 //! ```text
 //! idle_rss [dumps] [dump_mib] [spikes] [idle_secs]     default: 3 50 2 10
@@ -100,7 +104,7 @@ fn scrape(port: u16) -> usize {
         return 0;
     };
     let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
-    let _ = s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+    let _ = s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
     let mut out = Vec::new();
     let _ = s.read_to_end(&mut out);
     out.len()
@@ -112,6 +116,41 @@ fn spooled_files(dir: &Path) -> usize {
             .filter(|e| e.file_name().to_string_lossy().ends_with(".pprof"))
             .count()
     })
+}
+
+/// `<phase>_kib=VmRSS <phase>_anon_kib=RssAnon <phase>_file_kib=RssFile`
+/// (plus `hwm_kib` after idle); with `IDLE_RSS_SMAPS=<path>`, the monitor's
+/// smaps at this phase is copied to `<path>.<phase>` and which thread's
+/// stack is which to `<path>.<phase>.threads` (`syscall` ends with the
+/// stack pointer).
+fn reading(pid: u32, phase: &str) -> String {
+    if let Some(out) = std::env::var_os("IDLE_RSS_SMAPS") {
+        let out = format!("{}.{phase}", Path::new(&out).display());
+        let _ = fs::copy(format!("/proc/{pid}/smaps"), &out);
+        let mut threads = String::new();
+        for t in fs::read_dir(format!("/proc/{pid}/task"))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let p = t.path();
+            let comm = fs::read_to_string(p.join("comm")).unwrap_or_default();
+            let sc = fs::read_to_string(p.join("syscall")).unwrap_or_default();
+            threads.push_str(&format!("{} {}", comm.trim(), sc));
+        }
+        let _ = fs::write(format!("{out}.threads"), threads);
+    }
+    let hwm = if phase == "after_idle" {
+        format!(" hwm_kib={}", status_kib(pid, "VmHWM"))
+    } else {
+        String::new()
+    };
+    format!(
+        "{phase}_kib={} {phase}_anon_kib={} {phase}_file_kib={}{hwm}",
+        status_kib(pid, "VmRSS"),
+        status_kib(pid, "RssAnon"),
+        status_kib(pid, "RssFile"),
+    )
 }
 
 fn run(dumps: u32, mib: u64, spikes: u32, idle: Duration) -> Result<String, String> {
@@ -187,6 +226,11 @@ fn run(dumps: u32, mib: u64, spikes: u32, idle: Duration) -> Result<String, Stri
     kids.0.push(target);
     let metrics_port = free_port()?;
     let hooks = |p: &str| format!("http://127.0.0.1:{hook_port}{p}");
+    // IDLE_RSS_LOG=<path>: the monitor's log lines go there.
+    let log = match std::env::var_os("IDLE_RSS_LOG") {
+        Some(p) => Stdio::from(fs::File::create(p).map_err(|e| format!("IDLE_RSS_LOG: {e}"))?),
+        None => Stdio::null(),
+    };
     let mon = Command::new(&monitor)
         .env_clear()
         .envs([
@@ -217,7 +261,7 @@ fn run(dumps: u32, mib: u64, spikes: u32, idle: Duration) -> Result<String, Stri
             ("METRICS_ADDR", &format!("127.0.0.1:{metrics_port}")),
         ])
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(log)
         .spawn()
         .map_err(|e| format!("monitor: {e}"))?;
     let mon_pid = mon.id();
@@ -225,50 +269,45 @@ fn run(dumps: u32, mib: u64, spikes: u32, idle: Duration) -> Result<String, Stri
     let start = Instant::now();
     // Window full and baseline taken, then one spike after another.
     sleep(Duration::from_secs(5));
-    for _ in 0..spikes {
-        let _ = Command::new("kill")
-            .args(["-USR1", &target_pid.to_string()])
-            .status();
-        sleep(Duration::from_secs(4));
-        let _ = Command::new("kill")
-            .args(["-USR2", &target_pid.to_string()])
-            .status();
-        // Back to the base, then past the spike cooldown (window x interval).
-        sleep(Duration::from_secs(4));
-    }
+    let started = reading(mon_pid, "started");
     let alerts = || fs::read_to_string(work.join("hooks.jsonl")).map_or(0, |t| t.lines().count());
+    let kill = |sig: &str| {
+        let _ = Command::new("kill")
+            .args([sig, &target_pid.to_string()])
+            .status();
+    };
     let until = Instant::now() + Duration::from_secs(600);
-    while (spooled_files(&spool) > 0 || alerts() < 2 * spikes as usize) && Instant::now() < until {
-        sleep(Duration::from_millis(200));
-    }
-    let uploaded = fs::read_dir(s3root.join("dumps/rss")).map_or(0, |d| d.count());
-    let scraped: usize = (0..5).map(|_| scrape(metrics_port)).sum();
-    sleep(idle);
-    let busy = start.elapsed().as_secs();
-    if let Some(out) = std::env::var_os("IDLE_RSS_SMAPS") {
-        let _ = fs::copy(format!("/proc/{mon_pid}/smaps"), &out);
-        // Which thread's stack is which: `syscall` ends with the stack pointer.
-        let mut threads = String::new();
-        for t in fs::read_dir(format!("/proc/{mon_pid}/task"))
-            .into_iter()
-            .flatten()
-            .flatten()
-        {
-            let p = t.path();
-            let comm = fs::read_to_string(p.join("comm")).unwrap_or_default();
-            let sc = fs::read_to_string(p.join("syscall")).unwrap_or_default();
-            threads.push_str(&format!("{} {}", comm.trim(), sc));
+    let (mut uploaded, mut scraped, mut after_work) = (0, 0, String::new());
+    for i in 1..=spikes as usize {
+        kill("-USR1");
+        // Caught, captured, uploaded, both alerts out.
+        while (spooled_files(&spool) > 0 || alerts() < 2 * i) && Instant::now() < until {
+            sleep(Duration::from_millis(200));
         }
-        let _ = fs::write(Path::new(&out).with_extension("threads"), threads);
+        if i == spikes as usize {
+            uploaded = fs::read_dir(s3root.join("dumps/rss")).map_or(0, |d| d.count());
+            scraped = (0..5).map(|_| scrape(metrics_port)).sum();
+            // Right after the work, before the monitor's quiet spell ends.
+            after_work = reading(mon_pid, "after_work");
+        }
+        kill("-USR2");
+        if i < spikes as usize {
+            // Back to the base, then past the spike cooldown (window x interval).
+            sleep(Duration::from_secs(4));
+        }
     }
+    // Idle, as in production: ticks, and Prometheus scraping now and then
+    // (its code is part of the idle working set).
+    sleep(idle / 2);
+    scraped += scrape(metrics_port);
+    sleep(idle - idle / 2);
+    let busy = start.elapsed().as_secs();
+    let after_idle = reading(mon_pid, "after_idle");
     let figures = format!(
-        "idle_rss_kib={} hwm_kib={} rss_anon_kib={} rss_file_kib={} uploaded_objects={uploaded} \
-         alerts={} scraped_bytes={scraped} seconds={busy} (dumps={dumps}x{mib}MiB spikes={spikes})",
-        status_kib(mon_pid, "VmRSS"),
-        status_kib(mon_pid, "VmHWM"),
-        status_kib(mon_pid, "RssAnon"),
-        status_kib(mon_pid, "RssFile"),
+        "{after_idle} {started} {after_work} uploaded_objects={uploaded} alerts={} \
+         scraped_bytes={scraped} seconds={busy} (dumps={dumps}x{mib}MiB spikes={spikes} idle={}s)",
         alerts(),
+        idle.as_secs(),
     );
     drop(kids);
     let _ = fs::remove_dir_all(&work);

@@ -225,6 +225,7 @@ struct Context {
 /// the gzip verifier's state) is unmapped when it ends rather than staying
 /// resident in the long-lived worker (idle RSS).
 fn take_on_own_thread(job: &Job, ctx: &Context) -> Result<Spooled, TakeError> {
+    let _busy = crate::io::burst::Busy::start();
     let result = std::thread::scope(|s| {
         std::thread::Builder::new()
             .name("capture-job".into())

@@ -1,6 +1,7 @@
 //! Thin adapters to the outside world: they read, write and map OS errors,
 //! and leave every decision to `core`.
 
+pub mod burst;
 pub mod capped;
 pub mod cgroup;
 pub mod discover;

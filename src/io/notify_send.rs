@@ -23,6 +23,7 @@ impl Worker {
             // Each delivery on a short-lived thread: what a request touches
             // on the stack (ureq, rustls, the bodies) is unmapped when it
             // ends instead of staying resident in this idle lane (idle RSS).
+            let _busy = crate::io::burst::Busy::start();
             let sent = thread::scope(|s| {
                 thread::Builder::new()
                     .name("notify-send".into())

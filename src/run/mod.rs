@@ -20,6 +20,7 @@ use crate::core::lifecycle::missing::Missing;
 use crate::core::lifecycle::pairing::Pairing;
 use crate::core::lifecycle::rescan::Rescan;
 use crate::core::lifecycle::{self, Action, Capture, Lifecycle, Phase, Tick};
+use crate::io::burst::Trim;
 use crate::io::cgroup::CgroupFiles;
 use crate::io::discover::Incarnation;
 use crate::io::procfs::{ReadError, StatusFile};
@@ -131,6 +132,9 @@ impl Monitor {
         let interval = self.config.detect.interval;
         let mut buf = [0u8; 4096];
         let mut deadline = Instant::now();
+        // Start-up and each burst of captures, uploads and notifications
+        // leave their code mapped; handed back once over (io::burst).
+        let mut trim = Trim::default();
         while !signal::stopping() {
             let now = Instant::now();
             if now < deadline {
@@ -138,6 +142,7 @@ impl Monitor {
                 self.restart_steps(now);
             } else {
                 self.step(now, &mut buf);
+                trim.poll(now);
                 deadline = deadline.checked_add(interval).unwrap_or(deadline);
             }
             let now = Instant::now();

@@ -6,4 +6,5 @@ pub mod clock;
 pub mod file;
 pub mod pidfd;
 pub mod signal;
+pub mod text;
 pub mod unix;

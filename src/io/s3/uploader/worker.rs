@@ -216,8 +216,27 @@ impl Worker {
         }
     }
 
-    /// One PUT, with a second one at once if S3 found our clock skewed.
+    /// [`Self::put_here`] on a short-lived thread: what a PUT touches on
+    /// the stack (ureq, rustls, SigV4, the body's buffers) is unmapped when
+    /// it ends instead of staying resident in this idle thread (idle RSS).
     fn put(&mut self, p: &Pending, key: &str) -> Result<u64, Failure> {
+        let _busy = crate::io::burst::Busy::start();
+        let sent = std::thread::scope(|s| {
+            std::thread::Builder::new()
+                .name("s3-put".into())
+                .spawn_scoped(s, || self.put_here(p, key))
+                .map(|h| h.join())
+        });
+        match sent {
+            Ok(Ok(r)) => r,
+            Ok(Err(panic)) => std::panic::resume_unwind(panic),
+            // No thread to be had: upload from this one.
+            Err(_) => self.put_here(p, key),
+        }
+    }
+
+    /// One PUT, with a second one at once if S3 found our clock skewed.
+    fn put_here(&mut self, p: &Pending, key: &str) -> Result<u64, Failure> {
         let creds = self
             .parts
             .creds
