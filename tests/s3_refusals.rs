@@ -163,7 +163,12 @@ fn a_bucket_wide_refusal_pauses_everything_with_one_alert() {
         panic!("want a blocked notice, got {first:?}")
     };
     assert!(why.contains("403 AccessDenied"), "{why}");
-    assert!(first.report(1).is_none());
+    let report = first.report(1).expect("an uploads-blocked report");
+    assert_eq!(report.kind, Kind::UploadsBlocked);
+    assert!(report
+        .detail
+        .unwrap_or_default()
+        .contains("403 AccessDenied"));
     assert!(notices.try_recv().is_err(), "a single alert per episode");
     proxy.clear();
     wait_until("all delivered once allowed", T, || drained(&spool));
