@@ -46,9 +46,13 @@ pub(crate) fn demo_target_bin() -> PathBuf {
     path
 }
 
-/// A fresh scratch directory under the system temp dir.
+/// A fresh scratch directory under the system temp dir. The first call in
+/// a test process removes those left by test processes that are gone:
+/// nothing else does, and runs after runs filled the disk (ENOSPC).
 pub(crate) fn scratch(tag: &str) -> PathBuf {
     static N: AtomicU32 = AtomicU32::new(0);
+    static SWEEP: std::sync::Once = std::sync::Once::new();
+    SWEEP.call_once(sweep_scratch);
     let dir = std::env::temp_dir().join(format!(
         "mm-test-{tag}-{}-{}",
         std::process::id(),
@@ -57,6 +61,26 @@ pub(crate) fn scratch(tag: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("create scratch dir");
     dir
+}
+
+/// Removes `mm-test-<tag>-<pid>-<n>` directories whose process is gone.
+fn sweep_scratch() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(rest) = name.strip_prefix("mm-test-") else {
+            continue;
+        };
+        let mut parts = rest.rsplit('-');
+        let (Some(_n), Some(pid)) = (parts.next(), parts.next()) else {
+            continue;
+        };
+        if pid.parse::<u32>().is_ok() && !Path::new("/proc").join(pid).exists() {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
 }
 
 /// A unique process name of `len` bytes for this test (comm is 15 bytes).
