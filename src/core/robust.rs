@@ -57,6 +57,9 @@ pub struct Robust {
     crossed: Option<u32>,
     last_p50: u64,
     spike: Rule,
+    /// The P95 that opened the current spike episode: the episode lasts while
+    /// samples stay above it × the multiplier, however fast P95 catches up.
+    spike_p95: Option<u64>,
     leak: Rule,
 }
 
@@ -77,6 +80,7 @@ impl Robust {
             crossed: None,
             last_p50: 0,
             spike: Rule::default(),
+            spike_p95: None,
             leak: Rule::default(),
         }
     }
@@ -103,6 +107,7 @@ impl Robust {
         self.crossed = None;
         self.last_p50 = 0;
         self.spike = Rule::default();
+        self.spike_p95 = None;
         self.leak = Rule::default();
     }
 
@@ -132,8 +137,18 @@ impl Robust {
             dump,
         };
         if let Some(p95) = p95_before {
-            let spike = u128::from(bytes) * 1_000_000
-                > u128::from(p95) * u128::from(self.p.spike_multiplier_micros);
+            let over = |p95: u64| {
+                u128::from(bytes) * 1_000_000
+                    > u128::from(p95) * u128::from(self.p.spike_multiplier_micros)
+            };
+            let spike = over(p95);
+            if self.spike.holds && !spike && self.spike_p95.is_some_and(over) {
+                // A jump that lands over several ticks: the same episode.
+                return None;
+            }
+            if !self.spike.holds || self.spike_p95.is_none() {
+                self.spike_p95 = spike.then_some(p95);
+            }
             if let Some(dump) = self.spike.check(spike, now, self.p.spike_cooldown) {
                 return Some(event(Kind::Spike, dump));
             }
@@ -337,5 +352,27 @@ mod tests {
         r.handled(Kind::Spike, now);
         r.reset();
         assert_eq!((r.baseline(), r.window().len()), (None, 0));
+    }
+    #[test]
+    fn a_jump_that_lands_over_several_ticks_is_one_spike_episode() {
+        let t0 = Instant::now();
+        let mut r = robust();
+        feed(&mut r, t0, 0, 1.0, |_| 1000 * MB);
+        // 1 GB -> 26 GB over ten ticks: P95 catches up with the climb, yet
+        // it is one episode, reported once and still holding.
+        let climb: Vec<u64> = (1..=10).map(|i| 1000 * MB + i * 2500 * MB).collect();
+        let mut events = Vec::new();
+        for (i, &b) in climb.iter().enumerate() {
+            let now = t0 + Duration::from_secs(3600 + 10 * i as u64);
+            if let Some(e) = r.on_sample(now, b) {
+                if e.dump {
+                    r.handled(e.kind, now);
+                }
+                events.push(e);
+            }
+            assert!(r.holds(Kind::Spike), "tick {i}: the episode holds");
+        }
+        assert_eq!(events.len(), 1, "{events:?}");
+        assert_eq!((events[0].kind, events[0].dump), (Kind::Spike, true));
     }
 }
