@@ -302,6 +302,31 @@ pub struct Report {
     pub detail: Option<String>,
 }
 
+impl Report {
+    /// A report that carries no window, breakdown or dump yet: the caller
+    /// fills in what it knows (uploader notices, `target-missing`).
+    pub fn plain(kind: Kind, target: String, pid: u32, unix_ms: u64, detail: String) -> Report {
+        Report {
+            kind,
+            target,
+            pid,
+            unix_ms,
+            bytes: 0,
+            baseline_bytes: None,
+            p50_bytes: None,
+            p95_bytes: None,
+            now: StatusSample::default(),
+            at_baseline: None,
+            cgroup: None,
+            heap: None,
+            verdict: String::new(),
+            verdict_code: VerdictCode::Unknown,
+            dump: None,
+            detail: Some(detail),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,8 +7,8 @@
 //! host is an IP address or `localhost`, or when the bucket name cannot be a
 //! DNS label (dots break TLS wildcard certificates, as in the AWS SDKs).
 
+use core::net::{Ipv4Addr, Ipv6Addr};
 use std::fmt;
-use std::net::{Ipv4Addr, Ipv6Addr};
 
 use crate::core::hex::push_percent;
 

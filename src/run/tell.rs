@@ -13,9 +13,7 @@ use super::Target;
 use crate::capture::Spooled;
 use crate::config::Config;
 use crate::core::cgroup_rules::Reading;
-use crate::core::event::{
-    CaptureFailure, CaptureOutcome, CgroupView, DumpRef, Kind, Report, VerdictCode,
-};
+use crate::core::event::{CaptureFailure, CaptureOutcome, CgroupView, DumpRef, Kind, Report};
 use crate::core::explain::{self, Inputs};
 use crate::core::lifecycle::Note;
 use crate::core::metrics::{DumpResult, Registry};
@@ -354,24 +352,13 @@ impl Telling {
             Kind::TargetMissing.as_str(),
             &[("target", &target), ("missing_secs", &secs)],
         );
-        self.send(Report {
-            kind: Kind::TargetMissing,
-            target: target.to_string(),
-            pid: 0,
-            unix_ms: unix_ms_now(),
-            bytes: 0,
-            baseline_bytes: None,
-            p50_bytes: None,
-            p95_bytes: None,
-            now: StatusSample::default(),
-            at_baseline: None,
-            cgroup: None,
-            heap: None,
-            verdict: String::new(),
-            verdict_code: VerdictCode::Unknown,
-            dump: None,
-            detail: Some(format!("no process matching {target} for {secs} s")),
-        });
+        self.send(Report::plain(
+            Kind::TargetMissing,
+            target.to_string(),
+            0,
+            unix_ms_now(),
+            format!("no process matching {target} for {secs} s"),
+        ));
     }
 
     fn report(&self, t: &mut Target, note: &Note) -> Report {

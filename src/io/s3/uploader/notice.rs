@@ -44,43 +44,22 @@ impl Notice {
                 message,
             } => (key, uri, file, meta, status, code, message),
             Notice::Blocked { why } => {
-                return Some(Report {
-                    kind: Kind::UploadsBlocked,
-                    target: String::new(),
-                    pid: 0,
+                return Some(Report::plain(
+                    Kind::UploadsBlocked,
+                    String::new(),
+                    0,
                     unix_ms,
-                    bytes: 0,
-                    baseline_bytes: None,
-                    p50_bytes: None,
-                    p95_bytes: None,
-                    now: Default::default(),
-                    at_baseline: None,
-                    cgroup: None,
-                    heap: None,
-                    verdict: String::new(),
-                    verdict_code: Default::default(),
-                    dump: None,
-                    detail: Some(format!(
-                        "no dump can be uploaded for now: {why}; they wait in the spool, nothing is lost"
-                    )),
-                })
+                    format!("no dump can be uploaded for now: {why}; they wait in the spool, nothing is lost"),
+                ))
             }
         };
+        let detail = format!(
+            "S3 refused the {} dump for good ({status} {code}: {message}); kept in quarantine, retried hourly",
+            meta.reason
+        );
         Some(Report {
-            kind: Kind::DumpQuarantined,
-            target: meta.target.clone(),
-            pid: meta.pid,
-            unix_ms,
             bytes: meta.rss_anon_bytes.unwrap_or(0),
             baseline_bytes: meta.baseline_bytes,
-            p50_bytes: None,
-            p95_bytes: None,
-            now: Default::default(),
-            at_baseline: None,
-            cgroup: None,
-            heap: None,
-            verdict: String::new(),
-            verdict_code: Default::default(),
             dump: Some(DumpRef {
                 outcome: CaptureOutcome::Spooled,
                 key: Some(key.clone()),
@@ -88,10 +67,13 @@ impl Notice {
                 console_url: None,
                 path: Some(file.display().to_string()),
             }),
-            detail: Some(format!(
-                "S3 refused the {} dump for good ({status} {code}: {message}); kept in quarantine, retried hourly",
-                meta.reason
-            )),
+            ..Report::plain(
+                Kind::DumpQuarantined,
+                meta.target.clone(),
+                meta.pid,
+                unix_ms,
+                detail,
+            )
         })
     }
 }
