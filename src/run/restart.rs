@@ -6,7 +6,7 @@
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use super::Target;
-use crate::core::event::{Kind, Report, VerdictCode};
+use crate::core::event::{Kind, Report};
 use crate::core::lifecycle::Action as LifeAction;
 use crate::core::restart::{Action, Budget, Detail, Exit, RestartConfig, Sequence, Short};
 use crate::io::discover::Incarnation;
@@ -231,24 +231,14 @@ fn tell(t: &Target, action: Action, cfg: &RestartConfig) -> Report {
         ],
     );
     let now = t.life.last().unwrap_or_default();
+    let unix_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
     Report {
-        kind,
-        target: t.name.clone(),
-        pid: t.inc.pid,
-        unix_ms: SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
         bytes: now.rss_anon.or(now.vm_rss).unwrap_or(0),
         baseline_bytes: t.life.detector().baseline(),
-        p50_bytes: None,
-        p95_bytes: None,
         now,
         at_baseline: t.life.at_baseline(),
-        cgroup: None,
-        heap: None,
-        verdict: String::new(),
-        verdict_code: VerdictCode::Unknown,
-        dump: None,
-        detail: Some(detail),
+        ..Report::plain(kind, t.name.clone(), t.inc.pid, unix_ms, detail)
     }
 }
