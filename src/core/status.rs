@@ -16,28 +16,64 @@ pub struct StatusSample {
     pub vm_swap: Option<u64>,
 }
 
-/// Scans the complete lines of `buf` into `out`. Returns the number of bytes
-/// consumed (up to and including the last newline). With `at_eof`, a final
-/// line without a newline is scanned too.
+impl StatusSample {
+    /// Whether the memory block has been read to its end. Every kernel
+    /// prints `VmSwap` after the other five fields (`VmHWM`, `VmRSS`, then
+    /// since 4.5 `RssAnon`, `RssFile`, `RssShmem`), so nothing after it is
+    /// needed: signals, capabilities and CPU lists are more than half the
+    /// file.
+    pub fn complete(&self) -> bool {
+        self.vm_swap.is_some()
+    }
+}
+
+/// Scans the complete lines of `buf` into `out`, stopping after the line
+/// that makes it [`complete`](StatusSample::complete). Returns the number of
+/// bytes consumed (up to and including the last newline scanned). With
+/// `at_eof`, a final line without a newline is scanned too.
 pub fn scan(buf: &[u8], at_eof: bool, out: &mut StatusSample) -> usize {
     let mut consumed = 0;
     let mut rest = buf;
     loop {
-        let (line, next, complete) = match rest.iter().position(|&b| b == b'\n') {
-            Some(i) => (&rest[..i], &rest[i + 1..], true),
-            None => (rest, &rest[rest.len()..], false),
-        };
-        if !complete {
-            if at_eof && !line.is_empty() {
-                scan_line(line, out);
-                consumed += line.len();
+        let Some(i) = find_byte(rest, b'\n') else {
+            if at_eof && !rest.is_empty() {
+                scan_line(rest, out);
+                consumed += rest.len();
             }
             return consumed;
-        }
+        };
+        let (line, next) = rest.split_at(i);
         scan_line(line, out);
-        consumed += line.len() + 1;
-        rest = next;
+        consumed += i + 1;
+        if out.complete() {
+            return consumed;
+        }
+        rest = next.get(1..).unwrap_or_default();
     }
+}
+
+/// The index of the first `byte` in `s`, eight bytes at a time: the scan
+/// runs after every sleep, and a byte-wise search was most of its work.
+fn find_byte(s: &[u8], byte: u8) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let pattern = ONES * u64::from(byte);
+    let mut words = s.chunks_exact(8);
+    let mut at = 0;
+    for w in &mut words {
+        let mut bytes = [0u8; 8];
+        bytes.copy_from_slice(w);
+        // Zero where the byte matched; the lowest flagged byte is the
+        // first match (a borrow can only flag bytes above a real zero).
+        let x = u64::from_le_bytes(bytes) ^ pattern;
+        let found = x.wrapping_sub(ONES) & !x & HIGHS;
+        if found != 0 {
+            return Some(at + (found.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    let tail = words.remainder();
+    tail.iter().position(|&b| b == byte).map(|i| at + i)
 }
 
 /// Scans a whole status file held in memory.
@@ -48,7 +84,11 @@ pub fn scan_all(buf: &[u8]) -> StatusSample {
 }
 
 fn scan_line(line: &[u8], out: &mut StatusSample) {
-    let Some(colon) = line.iter().position(|&b| b == b':') else {
+    // Every wanted key starts with `V` or `R`: most lines end here.
+    if !matches!(line.first(), Some(b'V' | b'R')) {
+        return;
+    }
+    let Some(colon) = find_byte(line, b':') else {
         return;
     };
     let (key, value) = (&line[..colon], &line[colon + 1..]);
@@ -233,6 +273,41 @@ mod tests {
         assert_eq!((s.state, s.ppid, s.exited()), (b'S', 1, false));
         let zombie = b"77 (z) Z 5 77 77 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 42 0 0";
         assert!(parse_stat(zombie).unwrap().exited());
+    }
+
+    #[test]
+    fn finds_bytes_like_a_plain_search() {
+        let text: Vec<u8> = (0..200u32)
+            .map(|i| b"ab:\n\x80\xff\0x"[(i * 7 % 8) as usize])
+            .collect();
+        for start in 0..text.len() {
+            for end in start..text.len().min(start + 40) {
+                let s = &text[start..end];
+                for byte in [b'\n', b':', 0x80, 0xff, 0, b'z'] {
+                    assert_eq!(find_byte(s, byte), s.iter().position(|&b| b == byte));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn stops_after_the_memory_block() {
+        for (name, file) in FIXTURES {
+            let mut s = StatusSample::default();
+            let used = scan(file, true, &mut s);
+            let text = std::str::from_utf8(file).unwrap();
+            let swap = text.find("VmSwap:").unwrap();
+            let end = swap + text[swap..].find('\n').unwrap() + 1;
+            assert_eq!(used, end, "{name}: stopped right after VmSwap");
+            assert!(end < file.len() / 2, "{name}: most of the file skipped");
+            assert_eq!(s, scan_all(file), "{name}");
+        }
+        // Without VmSwap (malformed or an unknown layout) the scan goes on.
+        let s = scan_all(b"VmSwap: x kB\nVmRSS:\t8 kB\nRssAnon:\t4 kB\n");
+        assert_eq!(
+            (s.vm_rss, s.rss_anon, s.vm_swap),
+            (Some(8192), Some(4096), None)
+        );
     }
 
     #[test]

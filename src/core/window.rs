@@ -2,6 +2,8 @@
 //! runtime size, and nearest-rank percentiles by O(n) selection on a stack
 //! copy — never a sort, never an allocation.
 
+use std::cell::Cell;
+
 use heapless::Deque;
 
 /// Compile-time capacity of every window; HISTORY_WINDOW_SIZE may not exceed it.
@@ -10,6 +12,10 @@ pub const CAPACITY: usize = 4096;
 pub struct Window {
     samples: Deque<u64, CAPACITY>,
     size: usize,
+    /// P50 and P95 of the samples as they are, once computed: every reader
+    /// of a tick (the detector before and after its push, the metrics, the
+    /// verdict) shares one selection. Cleared by every change.
+    p50_p95: Cell<Option<(u64, u64)>>,
 }
 
 impl Window {
@@ -19,6 +25,7 @@ impl Window {
         Window {
             samples: Deque::new(),
             size: size.clamp(1, CAPACITY),
+            p50_p95: Cell::new(None),
         }
     }
 
@@ -40,6 +47,7 @@ impl Window {
 
     /// Adds a sample, dropping the oldest once the window holds `size`.
     pub fn push(&mut self, bytes: u64) {
+        self.p50_p95.set(None);
         if self.samples.len() >= self.size {
             self.samples.pop_front();
         }
@@ -48,6 +56,7 @@ impl Window {
     }
 
     pub fn clear(&mut self) {
+        self.p50_p95.set(None);
         self.samples.clear();
     }
 
@@ -58,27 +67,54 @@ impl Window {
     /// Nearest-rank percentile: `index = ceil(n·p/100)` clamped to `[1, n]`.
     /// `None` for an empty window.
     pub fn percentile(&self, p: u32) -> Option<u64> {
-        select_percentile(&mut self.stack_copy(), p)
-    }
-
-    /// P50 and P95 from one copy of the window.
-    pub fn p50_p95(&self) -> Option<(u64, u64)> {
-        let mut copy = self.stack_copy();
-        let p95 = select_percentile(&mut copy, 95)?;
-        let p50 = select_percentile(&mut copy, 50)?;
-        Some((p50, p95))
-    }
-
-    /// The live samples copied onto the stack. Only `len` slots are written:
-    /// zeroing a whole `[u64; CAPACITY]` (32 KiB) each tick would touch 8
-    /// cold stack pages after every sleep, for nothing.
-    fn stack_copy(&self) -> heapless::Vec<u64, CAPACITY> {
-        let mut copy = heapless::Vec::new();
-        for &v in &self.samples {
-            // Cannot fail: the ring never holds more than CAPACITY samples.
-            let _ = copy.push(v);
+        match p {
+            50 => self.p50_p95().map(|(p50, _)| p50),
+            95 => self.p50_p95().map(|(_, p95)| p95),
+            _ => self.with_copy(|copy| select_percentile(copy, p)),
         }
-        copy
+    }
+
+    /// P50 and P95, from one copy of the window and at most once between
+    /// two changes.
+    pub fn p50_p95(&self) -> Option<(u64, u64)> {
+        if let Some(both) = self.p50_p95.get() {
+            return Some(both);
+        }
+        let both = self.with_copy(|copy| {
+            let n = copy.len();
+            if n == 0 {
+                return None;
+            }
+            let (i50, i95) = (rank(n, 50).checked_sub(1)?, rank(n, 95).checked_sub(1)?);
+            // P95 first: the P50 rank is no higher, so it is selected among
+            // the samples the first selection left below the P95 only.
+            let (below, &mut p95, _) = copy.select_nth_unstable(i95);
+            let p50 = if i50 < below.len() {
+                *below.select_nth_unstable(i50).1
+            } else {
+                p95
+            };
+            Some((p50, p95))
+        });
+        self.p50_p95.set(both);
+        both
+    }
+
+    /// Runs `f` on a stack copy of the live samples, in a frame sized for
+    /// them: a window of the usual size (60) is one `memcpy` into 1 KiB of
+    /// stack, and a larger one is never zeroed. Returning the copy by value
+    /// instead cost a 32 KiB `memcpy` and eight cold stack pages per call,
+    /// twice a tick: a third of the tick's CPU after each sleep.
+    fn with_copy<R>(&self, f: impl FnOnce(&mut [u64]) -> R) -> R {
+        let (older, newer) = self.samples.as_slices();
+        let n = older.len() + newer.len();
+        if n <= SMALL {
+            copy_small(older, newer, f)
+        } else if n <= MEDIUM {
+            copy_into::<MEDIUM, R>(older, newer, f)
+        } else {
+            copy_into::<CAPACITY, R>(older, newer, f)
+        }
     }
 
     /// Least-squares slope of the samples against their tick index, in bytes
@@ -99,6 +135,44 @@ impl Window {
         }
         Some(num / den)
     }
+}
+
+/// Windows up to this many samples are copied into a zeroed 1 KiB array.
+const SMALL: usize = 128;
+/// Up to this many, into an 8 KiB frame; beyond, the full capacity.
+const MEDIUM: usize = 1024;
+
+/// The ring's two halves, oldest first, as one slice of a zeroed array.
+#[inline(never)]
+fn copy_small<R>(older: &[u64], newer: &[u64], f: impl FnOnce(&mut [u64]) -> R) -> R {
+    let mut copy = [0u64; SMALL];
+    let n = older.len() + newer.len();
+    let Some((a, rest)) = copy.split_at_mut_checked(older.len()) else {
+        // Cannot happen: `with_copy` sends at most SMALL samples here.
+        return copy_into::<CAPACITY, R>(older, newer, f);
+    };
+    a.copy_from_slice(older);
+    match rest.get_mut(..newer.len()) {
+        Some(b) => b.copy_from_slice(newer),
+        None => return copy_into::<CAPACITY, R>(older, newer, f),
+    }
+    f(copy.get_mut(..n).unwrap_or_default())
+}
+
+/// The same into a `heapless::Vec` that lives in this frame only: nothing
+/// beyond the samples is written. Not inlined, so the frame (and its
+/// stack probes) exists only while the copy is used.
+#[inline(never)]
+fn copy_into<const N: usize, R>(
+    older: &[u64],
+    newer: &[u64],
+    f: impl FnOnce(&mut [u64]) -> R,
+) -> R {
+    let mut copy = heapless::Vec::<u64, N>::new();
+    // Cannot fail: `with_copy` picks an `N` that holds every sample.
+    let _ = copy.extend_from_slice(older);
+    let _ = copy.extend_from_slice(newer);
+    f(&mut copy)
 }
 
 /// The nearest-rank rank for `n` samples: `ceil(n·p/100)` clamped to `[1, n]`.
@@ -140,7 +214,20 @@ mod tests {
     #[test]
     fn percentiles_match_a_sort_based_reference() {
         let mut seed = 0x9E37_79B9_7F4A_7C15;
-        for size in [1, 2, 3, 19, 20, 21, 60, 100, 1000, CAPACITY] {
+        for size in [
+            1,
+            2,
+            3,
+            19,
+            20,
+            21,
+            60,
+            100,
+            SMALL,
+            SMALL + 1,
+            1000,
+            CAPACITY,
+        ] {
             let mut w = Window::new(size);
             let mut all = Vec::new();
             for _ in 0..size + size / 2 {
@@ -159,6 +246,24 @@ mod tests {
             let (p50, p95) = w.p50_p95().unwrap();
             assert_eq!((p50, p95), (reference(live, 50), reference(live, 95)));
         }
+    }
+
+    #[test]
+    fn cached_percentiles_follow_every_change() {
+        let mut w = Window::new(3);
+        assert_eq!(w.p50_p95(), None);
+        w.push(10);
+        assert_eq!(w.p50_p95(), Some((10, 10)));
+        w.push(30);
+        assert_eq!(w.percentile(95), Some(30), "push clears the cache");
+        w.push(20);
+        w.push(40);
+        assert_eq!(w.p50_p95(), Some((30, 40)), "the oldest left the window");
+        assert_eq!(w.percentile(50), Some(30));
+        w.clear();
+        assert_eq!(w.p50_p95(), None, "clear clears the cache");
+        w.push(5);
+        assert_eq!(w.percentile(95), Some(5));
     }
 
     #[test]

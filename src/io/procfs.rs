@@ -47,7 +47,7 @@ impl StatusFile {
             let at_eof = n < buf.len();
             let chunk = buf.get(..n).unwrap_or_default();
             let used = status::scan(chunk, at_eof, &mut sample);
-            if at_eof {
+            if at_eof || sample.complete() {
                 break;
             }
             // A line longer than the whole buffer is skipped, not looped on.

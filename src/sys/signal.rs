@@ -7,6 +7,7 @@
 use std::io;
 use std::mem::MaybeUninit;
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 static STOP: AtomicBool = AtomicBool::new(false);
@@ -32,7 +33,18 @@ pub fn request_stop() {
     STOP.store(true, Ordering::SeqCst);
 }
 
+/// SIGTERM and SIGINT as a set, built once: [`sleep`] needs it after every
+/// tick, and building it calls into libc twice more per wake-up.
 fn stop_set() -> io::Result<libc::sigset_t> {
+    static SET: OnceLock<libc::sigset_t> = OnceLock::new();
+    if let Some(set) = SET.get() {
+        return Ok(*set);
+    }
+    let set = build_stop_set()?;
+    Ok(*SET.get_or_init(|| set))
+}
+
+fn build_stop_set() -> io::Result<libc::sigset_t> {
     let mut set = MaybeUninit::<libc::sigset_t>::uninit();
     // SAFETY: sigemptyset initialises the set it is given a valid pointer to.
     if unsafe { libc::sigemptyset(set.as_mut_ptr()) } != 0 {
