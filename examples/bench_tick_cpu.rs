@@ -3,25 +3,34 @@
 //! `/proc/<pid>/status`, sleep the same interval), at 20 ms and 100 ms.
 //!
 //! A round starts a fresh monitor and a fresh minimal loop at each interval,
-//! all four on one demo target, and once both monitors are in steady state
+//! all four on one demo target that leaks slowly (so the window changes), and once both monitors are in steady state
 //! (window full, baseline set) takes the CPU time of each over the round. On
-//! a VM the wake-up, not the read, dominates a tick and its cost depends on
-//! what else wakes near it, so the phase the processes start with biases one
-//! run either way; fresh processes draw fresh phases, and the figure is the
-//! median of the per-round ratios (the ratio of the totals is printed too).
-//! Then the same with a crowd of idle processes on the host (a healthy tick
-//! never scans `/proc`), and the bare cost of one pread.
+//! a VM the wake-up, not the read, dominates a tick, and what it costs
+//! depends on what the CPU was doing when the timer fired: a process that
+//! wakes an idle vCPU pays for it, and one process incarnation can pay 3×
+//! another for the same work. Fresh processes draw fresh phases, and the
+//! figure is the median of the per-round ratios (the ratio of the totals and
+//! the range are printed too); it takes many rounds to settle.
 //!
-//! Knobs (env): `BENCH_ROUNDS` (8) × `BENCH_ROUND_SECONDS` (8) quiet rounds;
-//! `BENCH_CROWD_ROUNDS` (3) × `BENCH_CROWD_ROUND_SECONDS` (6) rounds with
-//! `BENCH_CROWD` (500) extra idle processes; `BENCH_PREADS` (100000) preads
-//! timed back to back; `BENCH_CPU` (unset) pins the compared loops to a CPU.
+//! Three series: a quiet host; a crowd of idle processes (a healthy tick
+//! never scans `/proc`); and every CPU kept busy by a spinning thread, where
+//! no wake-up finds an idle CPU, the noise drops and what is left is the
+//! monitor's own work after each sleep. Then the bare cost of one pread.
+//!
+//! Knobs (env): `BENCH_ROUNDS` (16) × `BENCH_ROUND_SECONDS` (5) quiet rounds;
+//! `BENCH_CROWD_ROUNDS` (6) × `BENCH_CROWD_ROUND_SECONDS` (5) rounds with
+//! `BENCH_CROWD` (500) extra idle processes; `BENCH_BUSY_ROUNDS` (6) ×
+//! `BENCH_BUSY_ROUND_SECONDS` (5) rounds with every CPU busy; `BENCH_PREADS`
+//! (100000) preads timed back to back; `BENCH_CPU` (unset) pins the compared
+//! loops to one CPU.
 //! Binaries: `MEMORY_MONITOR_RELEASE`, `DEMO_TARGET` (`just bench` sets them).
 
 #[path = "bench_util/mod.rs"]
 mod bench_util;
 
 use std::process::{Command, ExitCode};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -44,23 +53,31 @@ fn main() -> ExitCode {
 }
 
 fn run() -> Result<()> {
-    let rounds: u32 = bench_util::knob("BENCH_ROUNDS", 8)?;
-    let secs: u64 = bench_util::knob("BENCH_ROUND_SECONDS", 8)?;
-    let crowd_rounds: u32 = bench_util::knob("BENCH_CROWD_ROUNDS", 3)?;
-    let crowd_secs: u64 = bench_util::knob("BENCH_CROWD_ROUND_SECONDS", 6)?;
+    let rounds: u32 = bench_util::knob("BENCH_ROUNDS", 16)?;
+    let secs: u64 = bench_util::knob("BENCH_ROUND_SECONDS", 5)?;
+    let crowd_rounds: u32 = bench_util::knob("BENCH_CROWD_ROUNDS", 6)?;
+    let crowd_secs: u64 = bench_util::knob("BENCH_CROWD_ROUND_SECONDS", 5)?;
     let crowd_size: usize = bench_util::knob("BENCH_CROWD", 500)?;
+    let busy_rounds: u32 = bench_util::knob("BENCH_BUSY_ROUNDS", 6)?;
+    let busy_secs: u64 = bench_util::knob("BENCH_BUSY_ROUND_SECONDS", 5)?;
     let preads: u64 = bench_util::knob("BENCH_PREADS", 100_000)?;
     let work = Work::new("bench-tick-cpu")?;
     let target_name = format!("mmcpu{}", std::process::id());
-    let target = bench_util::start_demo(&work, &target_name)?;
+    // A slow leak (100 ms steps): RssAnon changes every few ticks and never
+    // returns to a value the window drops, so every tick pays for the
+    // window's selection, as with a busy service (a steady target would
+    // let the monitor reuse its percentiles).
+    let target = bench_util::start_demo_with(&work, &target_name, &["--leak-mb-per-sec", "0.1"])?;
     let mut table = Table::default();
+    let series = |label: &str, n: u32, secs: u64| {
+        (1..=n)
+            .map(|i| round(&work, &target, &target_name, label, i, secs))
+            .collect::<Result<Vec<_>>>()
+    };
 
     let before = process_count();
     println!("== {rounds} rounds of {secs}s: monitor and minimal loop side by side at 20 ms and 100 ms ({before} processes)");
-    let quiet = (1..=rounds)
-        .map(|n| round(&work, &target, &target_name, "quiet", n, secs))
-        .collect::<Result<Vec<_>>>()?;
-    summarize(&mut table, &quiet, "");
+    summarize(&mut table, &series("quiet", rounds, secs)?, "");
 
     println!(
         "== one bare pread of /proc/{}/status ({preads} in a tight loop)",
@@ -94,9 +111,7 @@ fn run() -> Result<()> {
     }
     let crowded = process_count();
     println!("== {crowd_rounds} rounds of {crowd_secs}s with {crowded} processes on the host");
-    let busy = (1..=crowd_rounds)
-        .map(|n| round(&work, &target, &target_name, "crowd", n, crowd_secs))
-        .collect::<Result<Vec<_>>>()?;
+    let busy = series("crowd", crowd_rounds, crowd_secs)?;
     drop(crowd);
     summarize(&mut table, &busy, &format!(", +{crowd_size} idle procs"));
     table.row(
@@ -104,9 +119,17 @@ fn run() -> Result<()> {
         format!("{before} / {crowded}"),
     );
 
+    let cpus = thread::available_parallelism().map_or(1, |n| n.get());
+    println!("== {busy_rounds} rounds of {busy_secs}s with all {cpus} CPUs kept busy by spinning threads");
+    let spinning = Spinners::start(cpus);
+    let loaded = series("busy", busy_rounds, busy_secs);
+    drop(spinning);
+    summarize(&mut table, &loaded?, &format!(", {cpus} CPUs busy"));
+
     table.print("tick CPU: monitor vs minimal loop");
     println!("CPU ratios: median over rounds of fresh monitor + minimal-loop pairs run side by side; on a VM the");
-    println!("wake-up, not the read, dominates a tick and its cost varies per process incarnation (see the range).");
+    println!("wake-up, not the read, dominates a tick and its cost varies per process incarnation (see the range);");
+    println!("with every CPU busy no wake-up finds an idle CPU, and the ratio shows the monitor's own work.");
     Ok(())
 }
 
@@ -185,6 +208,39 @@ fn summarize(table: &mut Table, rounds: &[Round], suffix: &str) {
             ),
             median <= 1.5,
         );
+    }
+}
+
+/// One thread spinning per CPU until dropped (the bench's own sampling
+/// competes with them too, as any process on a busy host would).
+struct Spinners {
+    stop: Arc<AtomicBool>,
+    threads: Vec<thread::JoinHandle<()>>,
+}
+
+impl Spinners {
+    fn start(n: usize) -> Spinners {
+        let stop = Arc::new(AtomicBool::new(false));
+        let threads = (0..n)
+            .map(|_| {
+                let stop = Arc::clone(&stop);
+                thread::spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        std::hint::spin_loop();
+                    }
+                })
+            })
+            .collect();
+        Spinners { stop, threads }
+    }
+}
+
+impl Drop for Spinners {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
     }
 }
 

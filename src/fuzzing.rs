@@ -9,6 +9,13 @@ pub fn status(data: &[u8]) {
     let mut sample = status::StatusSample::default();
     let used = status::scan(data, false, &mut sample);
     assert!(used <= data.len());
+    // A hint from the data itself, then whatever the first read left.
+    let mut hint = data.first().map_or(0, |&b| usize::from(b));
+    for _ in 0..2 {
+        let mut resumed = status::StatusSample::default();
+        let used = status::scan_resuming(data, false, &mut resumed, &mut hint);
+        assert!(used <= data.len() && hint <= data.len());
+    }
     let _ = status::scan_all(data);
     let _ = status::parse_stat_starttime(data);
 }

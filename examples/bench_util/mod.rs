@@ -234,10 +234,16 @@ pub(crate) fn tail(path: &Path, n: usize) -> String {
 /// monitors match it), profiling off, `--base-mb 8`; waits for its
 /// readiness line.
 pub(crate) fn start_demo(work: &Work, name: &str) -> Result<Proc> {
+    start_demo_with(work, name, &[])
+}
+
+/// The same with more demo-target flags (e.g. a slow leak).
+pub(crate) fn start_demo_with(work: &Work, name: &str, flags: &[&str]) -> Result<Proc> {
     let copy = work.path(name);
     fs::copy(demo_bin()?, &copy).map_err(|e| format!("copy demo target: {e}"))?;
     let mut cmd = Command::new(&copy);
     cmd.args(["--base-mb", "8", "--exit-after-secs", "3600"])
+        .args(flags)
         .env_remove("MALLOC_CONF")
         .env_remove("_RJEM_MALLOC_CONF");
     let mut p = spawn(work, name, &mut cmd)?;

@@ -32,21 +32,50 @@ impl StatusSample {
 /// bytes consumed (up to and including the last newline scanned). With
 /// `at_eof`, a final line without a newline is scanned too.
 pub fn scan(buf: &[u8], at_eof: bool, out: &mut StatusSample) -> usize {
+    scan_lines(buf, at_eof, out).0
+}
+
+/// [`scan`] from where the memory block began in the previous read of the
+/// same file (`hint`, 0 at first), when the line there is still `VmHWM`:
+/// the first wanted key in every kernel's layout, after a dozen lines of
+/// names, ids, groups and namespaces that are skipped. Any other line there
+/// (the `State` line changed length, say) means a scan from the start.
+/// Leaves in `hint` where `VmHWM` was found this time.
+pub fn scan_resuming(buf: &[u8], at_eof: bool, out: &mut StatusSample, hint: &mut usize) -> usize {
+    let start = match (
+        hint.checked_sub(1).and_then(|i| buf.get(i)),
+        buf.get(*hint..),
+    ) {
+        (Some(b'\n'), Some(rest)) if rest.starts_with(b"VmHWM:") => *hint,
+        _ => 0,
+    };
+    let (used, hwm) = scan_lines(buf.get(start..).unwrap_or_default(), at_eof, out);
+    *hint = hwm.map_or(0, |at| start + at);
+    start + used
+}
+
+/// [`scan`], and where the `VmHWM` line starts in `buf` if it was seen.
+fn scan_lines(buf: &[u8], at_eof: bool, out: &mut StatusSample) -> (usize, Option<usize>) {
     let mut consumed = 0;
+    let mut hwm = None;
     let mut rest = buf;
     loop {
         let Some(i) = find_byte(rest, b'\n') else {
             if at_eof && !rest.is_empty() {
-                scan_line(rest, out);
+                if scan_line(rest, out) {
+                    hwm = Some(consumed);
+                }
                 consumed += rest.len();
             }
-            return consumed;
+            return (consumed, hwm);
         };
         let (line, next) = rest.split_at(i);
-        scan_line(line, out);
+        if scan_line(line, out) {
+            hwm = Some(consumed);
+        }
         consumed += i + 1;
         if out.complete() {
-            return consumed;
+            return (consumed, hwm);
         }
         rest = next.get(1..).unwrap_or_default();
     }
@@ -83,13 +112,14 @@ pub fn scan_all(buf: &[u8]) -> StatusSample {
     out
 }
 
-fn scan_line(line: &[u8], out: &mut StatusSample) {
+/// Scans one line into `out`; true when it was the `VmHWM` line.
+fn scan_line(line: &[u8], out: &mut StatusSample) -> bool {
     // Every wanted key starts with `V` or `R`: most lines end here.
     if !matches!(line.first(), Some(b'V' | b'R')) {
-        return;
+        return false;
     }
     let Some(colon) = find_byte(line, b':') else {
-        return;
+        return false;
     };
     let (key, value) = (&line[..colon], &line[colon + 1..]);
     let slot = match key {
@@ -99,11 +129,12 @@ fn scan_line(line: &[u8], out: &mut StatusSample) {
         b"VmRSS" => &mut out.vm_rss,
         b"VmHWM" => &mut out.vm_hwm,
         b"VmSwap" => &mut out.vm_swap,
-        _ => return,
+        _ => return false,
     };
     if let Some(v) = parse_kb(value) {
         *slot = Some(v);
     }
+    key == b"VmHWM"
 }
 
 /// `"\t  123456 kB"` -> 123456 × 1024. `None` for anything else.
@@ -308,6 +339,32 @@ mod tests {
             (s.vm_rss, s.rss_anon, s.vm_swap),
             (Some(8192), Some(4096), None)
         );
+    }
+
+    #[test]
+    fn resumes_where_the_memory_block_was() {
+        for (name, file) in FIXTURES {
+            let text = std::str::from_utf8(file).unwrap();
+            let block = text.find("\nVmHWM:").unwrap() + 1;
+            let mut hint = 0;
+            let mut s = StatusSample::default();
+            let used = scan_resuming(file, true, &mut s, &mut hint);
+            assert_eq!((s, hint), (scan_all(file), block), "{name}: first read");
+            let mut again = StatusSample::default();
+            assert_eq!(scan_resuming(file, true, &mut again, &mut hint), used);
+            assert_eq!((again, hint), (s, block), "{name}: resumed");
+            // The process went from running to sleeping: the block moved.
+            let moved = text.replacen("R (running)", "S (sleeping)", 1);
+            let mut m = StatusSample::default();
+            scan_resuming(moved.as_bytes(), true, &mut m, &mut hint);
+            assert_eq!((m, hint), (s, block + 1), "{name}: stale hint");
+            // A hint past the end, or into the middle of a line.
+            for bad in [file.len() + 9, block + 2, 1] {
+                let (mut b, mut h) = (StatusSample::default(), bad);
+                scan_resuming(file, true, &mut b, &mut h);
+                assert_eq!((b, h), (s, block), "{name}: hint {bad}");
+            }
+        }
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! gone the read fails (ESRCH), so the descriptor is the identity and a
 //! reused pid cannot fool us.
 
+use std::cell::Cell;
 use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
@@ -22,12 +23,16 @@ pub enum ReadError {
 /// An open `/proc/<pid>/status`.
 pub struct StatusFile {
     file: File,
+    /// Where the memory block began in the last read
+    /// ([`status::scan_resuming`]).
+    hint: Cell<usize>,
 }
 
 impl StatusFile {
     pub fn open(pid: u32) -> io::Result<StatusFile> {
         Ok(StatusFile {
             file: File::open(format!("/proc/{pid}/status"))?,
+            hint: Cell::new(0),
         })
     }
 
@@ -46,7 +51,14 @@ impl StatusFile {
             };
             let at_eof = n < buf.len();
             let chunk = buf.get(..n).unwrap_or_default();
-            let used = status::scan(chunk, at_eof, &mut sample);
+            let used = if offset == 0 {
+                let mut hint = self.hint.get();
+                let used = status::scan_resuming(chunk, at_eof, &mut sample, &mut hint);
+                self.hint.set(hint);
+                used
+            } else {
+                status::scan(chunk, at_eof, &mut sample)
+            };
             if at_eof || sample.complete() {
                 break;
             }

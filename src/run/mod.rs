@@ -19,7 +19,7 @@ use crate::core::event::{CaptureFailure, CaptureOutcome, CgroupView, Kind};
 use crate::core::lifecycle::missing::Missing;
 use crate::core::lifecycle::pairing::Pairing;
 use crate::core::lifecycle::rescan::Rescan;
-use crate::core::lifecycle::{self, Action, Capture, Lifecycle, Phase, Tick};
+use crate::core::lifecycle::{self, Action, Actions, Capture, Lifecycle, Phase, Tick};
 use crate::io::burst::Trim;
 use crate::io::cgroup::CgroupFiles;
 use crate::io::discover::Incarnation;
@@ -229,7 +229,8 @@ impl Monitor {
                     {
                         r.row(now, bytes);
                     }
-                    let actions = t.life.on_tick(&tick);
+                    let mut actions = Actions::new();
+                    t.life.on_tick(&tick, &mut actions);
                     self.tell.sample(t, now, &sample, reading.as_ref());
                     // Moving the actions into an iterator copies all of
                     // their fixed storage (872 bytes); a quiet tick has none.

@@ -35,13 +35,13 @@ pub fn request_stop() {
 
 /// SIGTERM and SIGINT as a set, built once: [`sleep`] needs it after every
 /// tick, and building it calls into libc twice more per wake-up.
-fn stop_set() -> io::Result<libc::sigset_t> {
+fn stop_set() -> io::Result<&'static libc::sigset_t> {
     static SET: OnceLock<libc::sigset_t> = OnceLock::new();
     if let Some(set) = SET.get() {
-        return Ok(*set);
+        return Ok(set);
     }
     let set = build_stop_set()?;
-    Ok(*SET.get_or_init(|| set))
+    Ok(SET.get_or_init(|| set))
 }
 
 fn build_stop_set() -> io::Result<libc::sigset_t> {
@@ -69,14 +69,14 @@ pub fn install() -> io::Result<()> {
         // SAFETY: an all-zero sigaction is a valid "no flags, empty mask" value.
         let mut action: libc::sigaction = unsafe { std::mem::zeroed() };
         action.sa_sigaction = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
-        action.sa_mask = set;
+        action.sa_mask = *set;
         // SAFETY: `action` is fully initialised and the handler is async-signal-safe.
         if unsafe { libc::sigaction(sig, &action, std::ptr::null_mut()) } != 0 {
             return Err(io::Error::last_os_error());
         }
     }
     // SAFETY: `set` is initialised; the old mask is not wanted (null).
-    let rc = unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) };
+    let rc = unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, set, std::ptr::null_mut()) };
     if rc != 0 {
         return Err(io::Error::from_raw_os_error(rc));
     }
@@ -103,7 +103,7 @@ pub fn sleep(d: Duration) -> bool {
         return stopping();
     };
     // SAFETY: `set` and `ts` are initialised and outlive the call; no siginfo wanted (null).
-    let sig = unsafe { libc::sigtimedwait(&set, std::ptr::null_mut(), &ts) };
+    let sig = unsafe { libc::sigtimedwait(set, std::ptr::null_mut(), &ts) };
     if sig == libc::SIGTERM || sig == libc::SIGINT {
         // Taken from the pending set here, so the handler does not run: record it.
         on_signal(sig);

@@ -183,7 +183,7 @@ mod in_the_lifecycle {
     use super::*;
     use crate::core::detector;
     use crate::core::event::CaptureOutcome;
-    use crate::core::lifecycle::{Action, Lifecycle, Params, Tick};
+    use crate::core::lifecycle::{Action, Actions, Lifecycle, Params, Tick};
 
     fn params(metric: Metric) -> Params {
         Params {
@@ -220,13 +220,14 @@ mod in_the_lifecycle {
             ..StatusSample::default()
         };
         let step = |life: &mut Lifecycle, now, r: &Reading| -> Vec<Action> {
-            life.on_tick(&Tick {
+            let mut out = Actions::new();
+            let tick = Tick {
                 now,
                 sample,
                 cgroup: Some(r),
-            })
-            .into_iter()
-            .collect()
+            };
+            life.on_tick(&tick, &mut out);
+            out.into_iter().collect()
         };
         assert!(
             step(&mut life, t0, &r).is_empty(),

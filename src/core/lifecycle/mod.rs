@@ -166,34 +166,35 @@ impl Lifecycle {
             .map_or(0, |b| (b * 3600.0 / interval) as i64)
     }
 
-    /// One tick. Never allocates.
-    pub fn on_tick(&mut self, tick: &Tick<'_>) -> Actions {
-        let mut out = Actions::new();
+    /// One tick: appends what to do to `out` (filled in place: returning
+    /// the fixed-capacity Vec by value copied all 872 bytes of it after
+    /// every sleep). Never allocates.
+    pub fn on_tick(&mut self, tick: &Tick<'_>, out: &mut Actions) {
         let now = tick.now;
         self.last = Some(tick.sample);
         let Some(bytes) = metric(&self.params.cgroup, tick) else {
-            return out;
+            return;
         };
-        self.retries(now, &mut out);
+        self.retries(now, out);
         match self.stage {
             Stage::Delay(until) if due(until, now) => {
                 self.stage = Stage::Settle(now.checked_add(self.params.baseline_settle));
                 self.at_baseline = Some(tick.sample);
-                push(&mut out, Action::Phase(Phase::BaselineDump { bytes }));
-                self.capture(Kind::Baseline, bytes, None, now, &mut out);
+                push(out, Action::Phase(Phase::BaselineDump { bytes }));
+                self.capture(Kind::Baseline, bytes, None, now, out);
             }
             Stage::Settle(until) if due(until, now) => {
                 self.stage = Stage::Watching;
-                push(&mut out, Action::Phase(Phase::Watching));
+                push(out, Action::Phase(Phase::Watching));
             }
             Stage::Watching => {
                 if let Some(cg) = tick.cgroup {
                     self.detector.set_cgroup_limit(cg.limit);
                 }
                 if let Some(e) = self.detector.on_sample(now, bytes) {
-                    push(&mut out, Action::Report(Note::from_event(&e)));
+                    push(out, Action::Report(Note::from_event(&e)));
                     if e.dump {
-                        self.capture(e.kind, bytes, Some(e.baseline), now, &mut out);
+                        self.capture(e.kind, bytes, Some(e.baseline), now, out);
                     }
                 }
             }
@@ -203,16 +204,16 @@ impl Lifecycle {
         // initial delay counts too).
         let mut wants = heapless::Vec::<Want, 4>::new();
         self.rules.on_tick(tick, &mut wants);
-        for want in wants {
+        // By reference: moving the Vec into an iterator copies all of it.
+        for &want in &wants {
             match want {
-                Want::Report(note) => push(&mut out, Action::Report(note)),
+                Want::Report(note) => push(out, Action::Report(note)),
                 Want::Capture(note) => {
-                    push(&mut out, Action::Report(note));
-                    self.capture(note.kind, note.bytes, note.baseline, now, &mut out);
+                    push(out, Action::Report(note));
+                    self.capture(note.kind, note.bytes, note.baseline, now, out);
                 }
             }
         }
-        out
     }
 
     /// The outcome of a capture asked for with [`Action::Capture`].

@@ -32,6 +32,13 @@ fn params() -> Params {
     }
 }
 
+/// One tick's actions.
+fn on_tick(lc: &mut Lifecycle, tick: &Tick<'_>) -> Vec<Action> {
+    let mut out = Actions::new();
+    lc.on_tick(tick, &mut out);
+    out.into_iter().collect()
+}
+
 fn sample(bytes: u64) -> StatusSample {
     StatusSample {
         rss_anon: Some(bytes),
@@ -69,7 +76,7 @@ impl Life {
             sample: sample(bytes),
             cgroup: None,
         };
-        self.lc.on_tick(&tick).into_iter().collect()
+        on_tick(&mut self.lc, &tick)
     }
 
     fn ticks(&mut self, bytes: u64, n: usize) -> Vec<Action> {
@@ -329,7 +336,7 @@ fn a_delay_too_long_for_the_clock_never_ends_instead_of_overflowing() {
         sample: sample(MB),
         cgroup: None,
     };
-    assert!(lc.on_tick(&tick).is_empty());
+    assert!(on_tick(&mut lc, &tick).is_empty());
 }
 
 #[test]
@@ -340,6 +347,6 @@ fn samples_without_memory_fields_are_skipped() {
         sample: StatusSample::default(),
         cgroup: None,
     };
-    assert!(lc.on_tick(&tick).is_empty());
+    assert!(on_tick(&mut lc, &tick).is_empty());
     assert!(!lc.watching());
 }
