@@ -17,10 +17,10 @@
 //! no wake-up finds an idle CPU, the noise drops and what is left is the
 //! monitor's own work after each sleep. Then the bare cost of one pread.
 //!
-//! Knobs (env): `BENCH_ROUNDS` (16) × `BENCH_ROUND_SECONDS` (5) quiet rounds;
-//! `BENCH_CROWD_ROUNDS` (6) × `BENCH_CROWD_ROUND_SECONDS` (5) rounds with
+//! Knobs (env): `BENCH_ROUNDS` (16) × `BENCH_ROUND_SECONDS` (8) quiet rounds;
+//! `BENCH_CROWD_ROUNDS` (6) × `BENCH_CROWD_ROUND_SECONDS` (8) rounds with
 //! `BENCH_CROWD` (500) extra idle processes; `BENCH_BUSY_ROUNDS` (6) ×
-//! `BENCH_BUSY_ROUND_SECONDS` (5) rounds with every CPU busy; `BENCH_PREADS`
+//! `BENCH_BUSY_ROUND_SECONDS` (8) rounds with every CPU busy; `BENCH_PREADS`
 //! (100000) preads timed back to back; `BENCH_CPU` (unset) pins the compared
 //! loops to one CPU.
 //! Binaries: `MEMORY_MONITOR_RELEASE`, `DEMO_TARGET` (`just bench` sets them).
@@ -54,12 +54,12 @@ fn main() -> ExitCode {
 
 fn run() -> Result<()> {
     let rounds: u32 = bench_util::knob("BENCH_ROUNDS", 16)?;
-    let secs: u64 = bench_util::knob("BENCH_ROUND_SECONDS", 5)?;
+    let secs: u64 = bench_util::knob("BENCH_ROUND_SECONDS", 8)?;
     let crowd_rounds: u32 = bench_util::knob("BENCH_CROWD_ROUNDS", 6)?;
-    let crowd_secs: u64 = bench_util::knob("BENCH_CROWD_ROUND_SECONDS", 5)?;
+    let crowd_secs: u64 = bench_util::knob("BENCH_CROWD_ROUND_SECONDS", 8)?;
     let crowd_size: usize = bench_util::knob("BENCH_CROWD", 500)?;
     let busy_rounds: u32 = bench_util::knob("BENCH_BUSY_ROUNDS", 6)?;
-    let busy_secs: u64 = bench_util::knob("BENCH_BUSY_ROUND_SECONDS", 5)?;
+    let busy_secs: u64 = bench_util::knob("BENCH_BUSY_ROUND_SECONDS", 8)?;
     let preads: u64 = bench_util::knob("BENCH_PREADS", 100_000)?;
     let work = Work::new("bench-tick-cpu")?;
     let target_name = format!("mmcpu{}", std::process::id());

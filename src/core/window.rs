@@ -95,11 +95,10 @@ impl Window {
             let (i50, i95) = (rank(n, 50).checked_sub(1)?, rank(n, 95).checked_sub(1)?);
             // P95 first: the P50 rank is no higher, so it is selected among
             // the samples the first selection left below the P95 only.
-            let (below, &mut p95, _) = copy.select_nth_unstable(i95);
-            let p50 = if i50 < below.len() {
-                *below.select_nth_unstable(i50).1
-            } else {
-                p95
+            let p95 = select(copy, i95)?;
+            let p50 = match copy.get_mut(..i95) {
+                Some(below) if i50 < i95 => select(below, i50)?,
+                _ => p95,
             };
             Some((p50, p95))
         });
@@ -108,7 +107,7 @@ impl Window {
     }
 
     /// Runs `f` on a stack copy of the live samples, in a frame sized for
-    /// them: a window of the usual size (60) is one `memcpy` into 1 KiB of
+    /// them: a window of the usual size (60) is one `memcpy` into 512 bytes of
     /// stack, and a larger one is never zeroed. Returning the copy by value
     /// instead cost a 32 KiB `memcpy` and eight cold stack pages per call,
     /// twice a tick: a third of the tick's CPU after each sleep.
@@ -144,8 +143,9 @@ impl Window {
     }
 }
 
-/// Windows up to this many samples are copied into a zeroed 1 KiB array.
-const SMALL: usize = 128;
+/// Windows up to this many samples (the default is 60) are copied into a
+/// zeroed 512-byte array.
+const SMALL: usize = 64;
 /// Up to this many, into an 8 KiB frame; beyond, the full capacity.
 const MEDIUM: usize = 1024;
 
@@ -190,12 +190,60 @@ pub fn rank(n: usize, p: u32) -> usize {
 
 /// Selects the nearest-rank percentile in place (reorders `values`).
 pub fn select_percentile(values: &mut [u64], p: u32) -> Option<u64> {
-    if values.is_empty() {
-        return None;
+    select(values, rank(values.len(), p).checked_sub(1)?)
+}
+
+/// The `k`-th smallest of `v` (0-based), left at `v[k]` with nothing
+/// greater before it and nothing smaller after it (`None` if `k` is out of
+/// range). Wirth's quickselect: linear on average and a few dozen
+/// instructions of code, where the standard library's introselect spans
+/// several functions whose cache lines the tick pays for cold after every
+/// sleep. After `2·log2(n)` rounds it hands over to `select_nth_unstable`
+/// (linear in the worst case), so no sequence of samples makes it quadratic.
+pub fn select(v: &mut [u64], k: usize) -> Option<u64> {
+    select_within(v, k, 2 * (usize::BITS - v.len().leading_zeros()))
+}
+
+/// [`select`] with at most `rounds` of partitioning before the hand-over.
+fn select_within(v: &mut [u64], k: usize, mut rounds: u32) -> Option<u64> {
+    let n = isize::try_from(v.len()).ok()?;
+    let k = isize::try_from(k).ok().filter(|&k| k < n)?;
+    // Signed, as in Wirth's text: `j` may step to -1. An index outside `v`
+    // cannot happen (each scan stops at the pivot's value at the latest);
+    // `get` turns one into `None` rather than a panic.
+    let at = |v: &[u64], i: isize| usize::try_from(i).ok().and_then(|i| v.get(i).copied());
+    let (mut lo, mut hi) = (0, n - 1);
+    while lo < hi {
+        if rounds == 0 {
+            let (lo, hi) = (usize::try_from(lo).ok()?, usize::try_from(hi).ok()?);
+            let k = usize::try_from(k).ok()?;
+            return Some(*v.get_mut(lo..=hi)?.select_nth_unstable(k - lo).1);
+        }
+        rounds -= 1;
+        let pivot = at(v, k)?;
+        let (mut i, mut j) = (lo, hi);
+        while i <= j {
+            while at(v, i)? < pivot {
+                i += 1;
+            }
+            while pivot < at(v, j)? {
+                j -= 1;
+            }
+            if i <= j {
+                v.swap(usize::try_from(i).ok()?, usize::try_from(j).ok()?);
+                i += 1;
+                j -= 1;
+            }
+        }
+        // Now lo..=j holds nothing above the pivot, i..=hi nothing below.
+        if j < k {
+            lo = i;
+        }
+        if k < i {
+            hi = j;
+        }
     }
-    let idx = rank(values.len(), p) - 1;
-    let (_, v, _) = values.select_nth_unstable(idx);
-    Some(*v)
+    at(v, k)
 }
 
 #[cfg(test)]
@@ -279,6 +327,39 @@ mod tests {
                 assert_eq!(w.p50_p95(), Some(want), "size {size}, push {i}");
             }
         }
+    }
+
+    #[test]
+    fn select_matches_a_sort_on_every_shape() {
+        let mut seed = 0x2545_F491;
+        let shapes: [&dyn Fn(u64, usize) -> u64; 6] = [
+            &|r, _| r % 1_000_000,
+            &|r, _| r % 3,
+            &|_, i| i as u64,
+            &|_, i| 10_000 - i as u64,
+            &|_, _| 42,
+            // An organ pipe and a sawtooth: classic quickselect killers.
+            &|_, i| (i % 64).min(63 - i % 64) as u64,
+        ];
+        for n in [1, 2, 3, 5, 17, 60, 64, 129, 1000] {
+            for shape in &shapes {
+                let data: Vec<u64> = (0..n).map(|i| shape(rng(&mut seed), i)).collect();
+                let mut sorted = data.clone();
+                sorted.sort_unstable();
+                for k in [0, n / 2, n * 95 / 100, n - 1] {
+                    // Full budget, and the hand-over after 0 or 1 rounds.
+                    for rounds in [64, 0, 1] {
+                        let mut v = data.clone();
+                        let got = select_within(&mut v, k, rounds);
+                        assert_eq!(got, Some(sorted[k]), "n {n} k {k} rounds {rounds}");
+                        assert!(v[..k].iter().all(|&x| x <= sorted[k]));
+                        assert!(v[k..].iter().all(|&x| x >= sorted[k]));
+                    }
+                }
+                assert_eq!(select(&mut data.clone(), n), None);
+            }
+        }
+        assert_eq!(select(&mut [], 0), None);
     }
 
     #[test]
