@@ -95,7 +95,9 @@ pub fn sleep(d: Duration) -> bool {
         return true;
     }
     let ts = libc::timespec {
-        tv_sec: libc::time_t::try_from(d.as_secs()).unwrap_or(libc::time_t::MAX),
+        // `time_t` is i64 on x86_64 (glibc and musl); naming the alias is
+        // deprecated on musl.
+        tv_sec: d.as_secs().try_into().unwrap_or(i64::MAX),
         tv_nsec: libc::c_long::from(d.subsec_nanos() as i32),
     };
     let Ok(set) = stop_set() else {
