@@ -107,7 +107,7 @@ impl Window {
     }
 
     /// Runs `f` on a stack copy of the live samples, in a frame sized for
-    /// them: a window of the usual size (60) is one `memcpy` into 512 bytes of
+    /// them: a window of the usual size (60) is copied into 512 bytes of
     /// stack, and a larger one is never zeroed. Returning the copy by value
     /// instead cost a 32 KiB `memcpy` and eight cold stack pages per call,
     /// twice a tick: a third of the tick's CPU after each sleep.
@@ -149,19 +149,15 @@ const SMALL: usize = 64;
 /// Up to this many, into an 8 KiB frame; beyond, the full capacity.
 const MEDIUM: usize = 1024;
 
-/// The ring's two halves, oldest first, as one slice of a zeroed array.
+/// The ring's two halves, oldest first, as one slice of a zeroed array
+/// (`with_copy` sends at most SMALL samples here; more would be cut short).
 #[inline(never)]
 fn copy_small<R>(older: &[u64], newer: &[u64], f: impl FnOnce(&mut [u64]) -> R) -> R {
     let mut copy = [0u64; SMALL];
-    let n = older.len() + newer.len();
-    let Some((a, rest)) = copy.split_at_mut_checked(older.len()) else {
-        // Cannot happen: `with_copy` sends at most SMALL samples here.
-        return copy_into::<CAPACITY, R>(older, newer, f);
-    };
-    a.copy_from_slice(older);
-    match rest.get_mut(..newer.len()) {
-        Some(b) => b.copy_from_slice(newer),
-        None => return copy_into::<CAPACITY, R>(older, newer, f),
+    let mut n = 0;
+    for (slot, &v) in copy.iter_mut().zip(older.iter().chain(newer)) {
+        *slot = v;
+        n += 1;
     }
     f(copy.get_mut(..n).unwrap_or_default())
 }
