@@ -154,8 +154,17 @@ const MEDIUM: usize = 1024;
 #[inline(never)]
 fn copy_small<R>(older: &[u64], newer: &[u64], f: impl FnOnce(&mut [u64]) -> R) -> R {
     let mut copy = [0u64; SMALL];
+    // Plain loops: iterator adapters (`zip`, `chain`, an array's
+    // `into_iter`) stay out of line at this opt-level, each one more cold
+    // page for the tick.
     let mut n = 0;
-    for (slot, &v) in copy.iter_mut().zip(older.iter().chain(newer)) {
+    for &v in older {
+        let Some(slot) = copy.get_mut(n) else { break };
+        *slot = v;
+        n += 1;
+    }
+    for &v in newer {
+        let Some(slot) = copy.get_mut(n) else { break };
         *slot = v;
         n += 1;
     }
