@@ -56,14 +56,11 @@ impl Trim {
             IN_FLIGHT.load(Ordering::SeqCst),
             ENDED.load(Ordering::SeqCst),
         );
-        // An error (a locked mapping): nothing released, the monitor is as
-        // it was; not retried until the next burst.
-        let released = self.due(in_flight, ended, now).then(text::release)?;
-        match &released {
-            Ok(bytes) => log::info("code-released", &[("kib", &(bytes / 1024))]),
-            Err(e) => log::warn("code-release-failed", &[("error", e)]),
+        if self.due(in_flight, ended, now) {
+            release()
+        } else {
+            None
         }
-        released.ok()
     }
 
     /// Whether to release now, given the jobs running and ended so far.
@@ -91,6 +88,20 @@ impl Trim {
             }
         }
     }
+}
+
+/// Once a burst: out of the tick's line. An error (a locked mapping):
+/// nothing released, the monitor is as it was; not retried until the next
+/// burst.
+#[cold]
+#[inline(never)]
+fn release() -> Option<usize> {
+    let released = text::release();
+    match &released {
+        Ok(bytes) => log::info("code-released", &[("kib", &(bytes / 1024))]),
+        Err(e) => log::warn("code-release-failed", &[("error", e)]),
+    }
+    released.ok()
 }
 
 #[cfg(test)]

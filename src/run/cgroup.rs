@@ -46,22 +46,28 @@ pub(super) fn read(t: &mut Target, now: Instant, with_stat: bool) -> Option<Read
     match files.refresh(now, with_stat) {
         Ok(_) => Some(*files.last()),
         Err(e) => {
-            log::warn(
-                "cgroup-unavailable",
-                &[
-                    ("target", &t.name),
-                    ("pid", &t.inc.pid),
-                    ("error", &e),
-                    (
-                        "why",
-                        &"memory cgroup no longer readable: monitoring /proc only",
-                    ),
-                ],
-            );
-            t.cgroup = None;
+            unreadable(t, &e);
             None
         }
     }
+}
+
+#[cold]
+#[inline(never)]
+fn unreadable(t: &mut Target, e: &std::io::Error) {
+    log::warn(
+        "cgroup-unavailable",
+        &[
+            ("target", &t.name),
+            ("pid", &t.inc.pid),
+            ("error", e),
+            (
+                "why",
+                &"memory cgroup no longer readable: monitoring /proc only",
+            ),
+        ],
+    );
+    t.cgroup = None;
 }
 
 /// The target vanished: read the counter now, not in a second, and log

@@ -127,7 +127,9 @@ impl Monitor {
         self
     }
 
-    /// Runs until SIGTERM / SIGINT.
+    /// Runs until SIGTERM / SIGINT. Never inlined: its code is the tick's,
+    /// gathered with the functions it calls (src/link/tick.ld).
+    #[inline(never)]
     pub fn run(mut self) {
         let interval = self.config.detect.interval;
         let mut buf = [0u8; 4096];
@@ -154,6 +156,16 @@ impl Monitor {
                 break;
             }
         }
+        self.shut_down();
+    }
+
+    /// After SIGTERM / SIGINT: restart sequences abandoned, a dump in
+    /// flight given [`CAPTURE_GRACE`], queued messages a short grace. Out of
+    /// the loop's function, so the loop's code is the tick's alone
+    /// (src/link/tick.ld).
+    #[cold]
+    #[inline(never)]
+    fn shut_down(mut self) {
         log::info("stopping", &[("signal", &signal::last_signal())]);
         if let Some(r) = self.restarts.as_mut() {
             for t in &mut self.targets {
@@ -187,9 +199,15 @@ impl Monitor {
         let tracked = !self.targets.is_empty();
         let after = self.config.target_missing_after;
         if let Some(missing) = self.missing.check(now, tracked, after) {
-            let spec = report::spec_text(&self.config.target);
-            self.tell.missing(&spec, missing);
+            self.report_missing(missing);
         }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn report_missing(&mut self, missing: Duration) {
+        let spec = report::spec_text(&self.config.target);
+        self.tell.missing(&spec, missing);
     }
 
     /// Restart sequences' steps that are due.
@@ -246,10 +264,7 @@ impl Monitor {
                     self.gone(t);
                 }
                 Err(ReadError::Io(e)) => {
-                    log::warn(
-                        "sample-skipped",
-                        &[("target", &t.name), ("pid", &t.inc.pid), ("error", &e)],
-                    );
+                    skipped(t, &e);
                     i += 1;
                 }
             }
@@ -259,14 +274,19 @@ impl Monitor {
     /// Hands finished captures to their target's lifecycle.
     fn outcomes(&mut self, now: Instant) {
         while let Some(done) = self.capture.as_ref().and_then(Worker::try_done) {
-            let inc = Incarnation {
-                pid: done.pid,
-                starttime: done.starttime,
-            };
-            // The target may be gone meanwhile: its outcome has no one to go to.
-            if let Some(i) = self.targets.iter().position(|t| t.inc == inc) {
-                self.outcome(i, done.kind, done.outcome, done.spooled.as_ref(), now);
-            }
+            self.deliver(done, now);
+        }
+    }
+
+    #[inline(never)]
+    fn deliver(&mut self, done: Done, now: Instant) {
+        let inc = Incarnation {
+            pid: done.pid,
+            starttime: done.starttime,
+        };
+        // The target may be gone meanwhile: its outcome has no one to go to.
+        if let Some(i) = self.targets.iter().position(|t| t.inc == inc) {
+            self.outcome(i, done.kind, done.outcome, done.spooled.as_ref(), now);
         }
     }
 
@@ -388,4 +408,13 @@ impl Monitor {
         );
         self.outcome(i, c.kind, outcome, None, now);
     }
+}
+
+#[cold]
+#[inline(never)]
+fn skipped(t: &Target, e: &std::io::Error) {
+    log::warn(
+        "sample-skipped",
+        &[("target", &t.name), ("pid", &t.inc.pid), ("error", e)],
+    );
 }

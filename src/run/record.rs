@@ -18,6 +18,7 @@ impl Recorder {
         Ok(Recorder { file, origin: None })
     }
 
+    #[inline(never)]
     pub(super) fn row(&mut self, now: Instant, bytes: u64) {
         use std::fmt::Write as _;
         let origin = *self.origin.get_or_insert(now);

@@ -17,6 +17,7 @@ use crate::io::procfs::{self, StatusFile};
 use crate::io::{heapdump, log};
 
 impl Monitor {
+    #[inline(never)]
     pub(super) fn gone(&mut self, mut t: Target) {
         // Before the target's series are dropped: an OOM kill is counted and told.
         if let Some(note) = super::cgroup::vanished(&mut t, &self.config) {

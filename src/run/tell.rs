@@ -131,6 +131,15 @@ impl Telling {
         if let Some(r) = &self.registry {
             r.beat(now, waiting);
         }
+        if self.notices.is_some() {
+            self.pass_notices();
+        }
+    }
+
+    /// Out of line, like every part of a tick that does nothing when
+    /// nothing is configured: the tick's own code stays in a few pages.
+    #[inline(never)]
+    fn pass_notices(&mut self) {
         while let Some(n) = self.notices.as_ref().and_then(|rx| rx.try_recv().ok()) {
             if let Some(report) = n.report(unix_ms_now()) {
                 self.forward(report);
@@ -147,31 +156,9 @@ impl Telling {
         sample: &StatusSample,
         cgroup: Option<&Reading>,
     ) {
-        let Some(r) = &self.registry else { return };
-        r.sample(&t.name, t.inc.pid, sample);
-        if let Some(c) = cgroup {
-            let stat = c.stat;
-            r.cgroup(
-                &t.name,
-                t.inc.pid,
-                [
-                    c.usage,
-                    c.limit,
-                    c.working_set(),
-                    stat.and_then(|s| s.anon),
-                    stat.and_then(|s| s.file),
-                ],
-            );
+        if let Some(r) = &self.registry {
+            export(r, t, now, sample, cgroup);
         }
-        if t.metrics_at
-            .is_some_and(|at| now.saturating_duration_since(at) < WINDOW_EVERY)
-        {
-            return;
-        }
-        t.metrics_at = Some(now);
-        let d = t.life.detector();
-        let (p50, p95) = d.window().p50_p95().unzip();
-        r.window(&t.name, t.inc.pid, p50, p95, d.baseline());
     }
 
     pub(super) fn restarted(&self, t: &Target) {
@@ -404,6 +391,41 @@ impl Telling {
             n.finish(NOTIFY_GRACE);
         }
     }
+}
+
+/// A sample into the metrics (out of the tick's line: see `pass_notices`).
+#[inline(never)]
+fn export(
+    r: &Registry,
+    t: &mut Target,
+    now: Instant,
+    sample: &StatusSample,
+    cgroup: Option<&Reading>,
+) {
+    r.sample(&t.name, t.inc.pid, sample);
+    if let Some(c) = cgroup {
+        let stat = c.stat;
+        r.cgroup(
+            &t.name,
+            t.inc.pid,
+            [
+                c.usage,
+                c.limit,
+                c.working_set(),
+                stat.and_then(|s| s.anon),
+                stat.and_then(|s| s.file),
+            ],
+        );
+    }
+    if t.metrics_at
+        .is_some_and(|at| now.saturating_duration_since(at) < WINDOW_EVERY)
+    {
+        return;
+    }
+    t.metrics_at = Some(now);
+    let d = t.life.detector();
+    let (p50, p95) = d.window().p50_p95().unzip();
+    r.window(&t.name, t.inc.pid, p50, p95, d.baseline());
 }
 
 fn unix_ms_now() -> u64 {
