@@ -2,15 +2,17 @@
 //! real monitor next to `examples/minimal_loop` (pread the same
 //! `/proc/<pid>/status`, sleep the same interval), at 20 ms and 100 ms.
 //!
-//! A round starts a fresh monitor and a fresh minimal loop at each interval,
-//! all four on one demo target that leaks slowly (so the window changes), and once both monitors are in steady state
-//! (window full, baseline set) takes the CPU time of each over the round. On
-//! a VM the wake-up, not the read, dominates a tick, and what it costs
-//! depends on what the CPU was doing when the timer fired: a process that
-//! wakes an idle vCPU pays for it, and one process incarnation can pay 3×
-//! another for the same work. Fresh processes draw fresh phases, and the
-//! figure is the median of the per-round ratios (the ratio of the totals and
-//! the range are printed too); it takes many rounds to settle.
+//! A round starts `BENCH_COPIES` fresh monitors and as many fresh minimal
+//! loops at each interval, all on one demo target that leaks slowly (so the
+//! window changes), and once every monitor is in steady state (window full,
+//! baseline set) takes the CPU time of each kind over the round, the mean of
+//! its copies. On a VM the wake-up, not the read, dominates a tick, and what
+//! it costs depends on what the CPU was doing when the timer fired: a process
+//! that wakes an idle vCPU pays for it, and one process incarnation can pay
+//! 3× another for the same work, so one copy per kind left the per-round
+//! ratio anywhere from 0.5× to 3×. Fresh processes draw fresh phases, and
+//! the figure is the median of the per-round ratios (the ratio of the totals
+//! and the range are printed too).
 //!
 //! Three series: a quiet host; a crowd of idle processes (a healthy tick
 //! never scans `/proc`); and every CPU kept busy by a spinning thread, where
@@ -22,8 +24,8 @@
 //! `BENCH_CROWD_ROUNDS` (6) × `BENCH_CROWD_ROUND_SECONDS` (8) rounds with
 //! `BENCH_CROWD` (500) extra idle processes; `BENCH_BUSY_ROUNDS` (10) ×
 //! `BENCH_BUSY_ROUND_SECONDS` (8) rounds with every CPU busy; `BENCH_PREADS`
-//! (100000) preads timed back to back; `BENCH_CPU` (unset) pins the compared
-//! loops to one CPU.
+//! (100000) preads timed back to back; `BENCH_COPIES` (3) processes of each
+//! kind per round; `BENCH_CPU` (unset) pins the compared loops to one CPU.
 //! Binaries: `MEMORY_MONITOR_RELEASE`, `DEMO_TARGET` (`just bench` sets them).
 
 #[path = "bench_util/mod.rs"]
@@ -62,6 +64,7 @@ fn run() -> Result<()> {
     let busy_rounds: u32 = bench_util::knob("BENCH_BUSY_ROUNDS", 10)?;
     let busy_secs: u64 = bench_util::knob("BENCH_BUSY_ROUND_SECONDS", 8)?;
     let preads: u64 = bench_util::knob("BENCH_PREADS", 100_000)?;
+    let copies: usize = bench_util::knob::<usize>("BENCH_COPIES", 3)?.max(1);
     let work = Work::new("bench-tick-cpu")?;
     let target_name = format!("mmcpu{}", std::process::id());
     // A slow leak (100 ms steps): RssAnon changes every few ticks and never
@@ -72,13 +75,13 @@ fn run() -> Result<()> {
     let mut table = Table::default();
     let series = |label: &str, n: u32, secs: u64| {
         (1..=n)
-            .map(|i| round(&work, &target, &target_name, label, i, secs))
+            .map(|i| round(&work, &target, &target_name, (label, i, secs, copies)))
             .collect::<Result<Vec<_>>>()
     };
 
     let before = process_count();
     println!("== {rounds} rounds of {secs}s: monitor and minimal loop side by side at 20 ms and 100 ms ({before} processes)");
-    summarize(&mut table, &series("quiet", rounds, secs)?, "");
+    summarize(&mut table, &series("quiet", rounds, secs)?, "", copies);
 
     println!(
         "== one bare pread of /proc/{}/status ({preads} in a tight loop)",
@@ -114,7 +117,12 @@ fn run() -> Result<()> {
     println!("== {crowd_rounds} rounds of {crowd_secs}s with {crowded} processes on the host");
     let busy = series("crowd", crowd_rounds, crowd_secs)?;
     drop(crowd);
-    summarize(&mut table, &busy, &format!(", +{crowd_size} idle procs"));
+    summarize(
+        &mut table,
+        &busy,
+        &format!(", +{crowd_size} idle procs"),
+        copies,
+    );
     table.row(
         "  processes on the host: first rounds / crowded rounds",
         format!("{before} / {crowded}"),
@@ -125,51 +133,75 @@ fn run() -> Result<()> {
     let spinning = Spinners::start(cpus);
     let loaded = series("busy", busy_rounds, busy_secs);
     drop(spinning);
-    summarize(&mut table, &loaded?, &format!(", {cpus} CPUs busy"));
+    summarize(&mut table, &loaded?, &format!(", {cpus} CPUs busy"), copies);
 
     table.print("tick CPU: monitor vs minimal loop");
-    println!("CPU ratios: median over rounds of fresh monitor + minimal-loop pairs run side by side; on a VM the");
+    println!("CPU ratios: median over rounds of fresh monitors and minimal loops ({copies} of each) run side by side; on a VM the");
     println!("wake-up, not the read, dominates a tick and its cost varies per process incarnation (see the range);");
     println!("with every CPU busy each wake-up preempts another process, and the monitor's own footprint shows.");
     Ok(())
 }
 
-/// Round `n` of the `label` series.
-fn round(work: &Work, target: &Proc, name: &str, label: &str, n: u32, secs: u64) -> Result<Round> {
+/// Round `n` of the `label` series: `copies` fresh processes of each kind
+/// side by side (their phases and CPUs differ, and their sum is steadier
+/// than any one of them); the CPU time of each kind is the mean of its copies.
+fn round(
+    work: &Work,
+    target: &Proc,
+    name: &str,
+    (label, n, secs, copies): (&str, u32, u64, usize),
+) -> Result<Round> {
     let pid = target.pid();
     let id = format!("{label}{n}");
-    let m20 = bench_util::monitor(work, &format!("mon20-{id}"), name, "20ms", &[])?;
-    let m100 = bench_util::monitor(work, &format!("mon100-{id}"), name, "100ms", &[])?;
-    let l20 = bench_util::minimal_loop(work, &format!("min20-{id}"), pid, 20)?;
-    let l100 = bench_util::minimal_loop(work, &format!("min100-{id}"), pid, 100)?;
-    let mut procs = [m20, l20, m100, l100];
-    for m in [0, 2] {
-        procs[m].wait_line(
-            Duration::from_secs(30),
-            bench_util::event_for("baseline", pid),
-        )?;
+    // Kinds: 0 monitor @20 ms, 1 minimal @20 ms, 2 monitor @100 ms, 3 minimal @100 ms.
+    let mut procs: Vec<(usize, Proc)> = Vec::with_capacity(4 * copies);
+    for c in 0..copies {
+        procs.push((
+            0,
+            bench_util::monitor(work, &format!("mon20-{id}-{c}"), name, "20ms", &[])?,
+        ));
+        procs.push((
+            1,
+            bench_util::minimal_loop(work, &format!("min20-{id}-{c}"), pid, 20)?,
+        ));
+        procs.push((
+            2,
+            bench_util::monitor(work, &format!("mon100-{id}-{c}"), name, "100ms", &[])?,
+        ));
+        procs.push((
+            3,
+            bench_util::minimal_loop(work, &format!("min100-{id}-{c}"), pid, 100)?,
+        ));
     }
-    let sample = |procs: &[Proc; 4]| -> Result<(Instant, [u64; 4])> {
+    for (kind, p) in &mut procs {
+        if *kind % 2 == 0 {
+            p.wait_line(
+                Duration::from_secs(30),
+                bench_util::event_for("baseline", pid),
+            )?;
+        }
+    }
+    let sample = |procs: &[(usize, Proc)]| -> Result<(Instant, [u64; 4])> {
         let mut cpu = [0; 4];
-        for (c, p) in cpu.iter_mut().zip(procs) {
-            *c = bench_util::cpu_ns(p.pid())?;
+        for (kind, p) in procs {
+            cpu[*kind] += bench_util::cpu_ns(p.pid())?;
         }
         Ok((Instant::now(), cpu))
     };
     let (t0, c0) = sample(&procs)?;
     thread::sleep(Duration::from_secs(secs));
     let (t1, c1) = sample(&procs)?;
-    for p in &mut procs {
+    for (_, p) in &mut procs {
         p.alive()?;
     }
     let wall_ns = (t1 - t0).as_nanos() as f64;
     let mut cpu = [0.0; 4];
     for i in 0..4 {
-        cpu[i] = (c1[i] - c0[i]) as f64;
+        cpu[i] = (c1[i] - c0[i]) as f64 / copies as f64;
     }
     let per_tick = |i: usize, ms: f64| cpu[i] * ms * 1e6 / wall_ns / 1e3;
     println!(
-        "   round {n}: 20 ms {:.1} vs {:.1} us/tick, 100 ms {:.1} vs {:.1} us/tick (monitor vs minimal)",
+        "   round {n}: 20 ms {:.1} vs {:.1} us/tick, 100 ms {:.1} vs {:.1} us/tick (monitor vs minimal, mean of {copies})",
         per_tick(0, 20.0),
         per_tick(1, 20.0),
         per_tick(2, 100.0),
@@ -178,7 +210,7 @@ fn round(work: &Work, target: &Proc, name: &str, label: &str, n: u32, secs: u64)
     Ok(Round { wall_ns, cpu })
 }
 
-fn summarize(table: &mut Table, rounds: &[Round], suffix: &str) {
+fn summarize(table: &mut Table, rounds: &[Round], suffix: &str, copies: usize) {
     let wall: f64 = rounds.iter().map(|r| r.wall_ns).sum();
     for (at, (m, l)) in [(20.0, (0, 1)), (100.0, (2, 3))] {
         let ticks = (wall / (at * 1e6)).floor().max(1.0);
@@ -195,7 +227,7 @@ fn summarize(table: &mut Table, rounds: &[Round], suffix: &str) {
         table.row(
             format!("CPU/tick @{at}ms, monitor vs minimal loop{suffix}"),
             format!(
-                "{:.1} us vs {:.1} us ({ticks} ticks in {} rounds)",
+                "{:.1} us vs {:.1} us ({ticks} ticks x {copies} of each in {} rounds)",
                 total(m) / ticks / 1e3,
                 total(l) / ticks / 1e3,
                 rounds.len()
