@@ -47,8 +47,7 @@ fn reference(line: &[u8], out: &mut StatusSample) -> bool {
 
 /// Pieces that make near misses: keys one byte off, NULs that a word
 /// comparison could confuse with padding, ASCII whitespace (and `\x0b`,
-/// which is not),
-/// units that almost match, numbers that overflow.
+/// which is not), units that almost match, numbers that overflow.
 const PIECES: [&[u8]; 30] = [
     b"RssAnon",
     b"RssFile",
